@@ -1,0 +1,326 @@
+//! A wallet: its plain state (balance, status, limits, the index of its legs) and the
+//! `AccountActor` that owns it while it is active. The actor checks and holds funds at
+//! Prepare, applies a leg at Commit (which cannot fail, because of the hold) and releases the
+//! hold at Abort. Commits reach it in log order, so balances match the log exactly.
+//! It never calls another actor; it only replies.
+
+use crate::codec::Money;
+use crate::coordinator::CoordinatorMsg;
+use crate::record::AccountStatus;
+use bincode::{Decode, Encode};
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use rust_decimal::Decimal;
+use tokio::sync::oneshot;
+
+/// One leg in an account's history: its transaction id and the balance right after it.
+/// The balance before is `balance_after - delta`, with the delta from the posting record.
+#[derive(Clone, Copy, Debug, Encode, Decode, PartialEq, Eq)]
+pub struct HistoryEntry {
+    pub txn_id: u64,
+    pub balance_after: Money,
+}
+
+/// Everything durable about a wallet's money, as kept in snapshots.
+#[derive(Clone, Debug, Encode, Decode, PartialEq)]
+pub struct AccountState {
+    pub account_id: u64,
+    pub balance: Money,
+    pub status: AccountStatus,
+    pub minimum_balance: Money,
+    pub can_overdraw: bool,
+    pub updated_at_ms: i64,
+    pub history: Vec<HistoryEntry>,
+}
+
+impl AccountState {
+    /// Applies one committed leg; returns (previous, current) balance.
+    pub fn apply_leg(&mut self, txn_id: u64, delta: Decimal) -> (Decimal, Decimal) {
+        let prev = self.balance.0;
+        let cur = prev + delta;
+        self.balance = Money(cur);
+        self.history.push(HistoryEntry { txn_id, balance_after: Money(cur) });
+        (prev, cur)
+    }
+
+    pub fn apply_status(&mut self, status: AccountStatus, at_ms: i64) {
+        self.status = status;
+        self.updated_at_ms = at_ms;
+    }
+
+    /// The balance right after leg `txn_id`, if that leg is this account's.
+    pub fn balance_after(&self, txn_id: u64) -> Option<Decimal> {
+        self.history
+            .binary_search_by_key(&txn_id, |h| h.txn_id)
+            .ok()
+            .map(|i| self.history[i].balance_after.0)
+    }
+
+    /// Legs with `from <= txn_id <= to`, oldest first.
+    pub fn history_between(&self, from: u64, to: u64) -> &[HistoryEntry] {
+        let lo = self.history.partition_point(|h| h.txn_id < from);
+        let hi = self.history.partition_point(|h| h.txn_id <= to);
+        &self.history[lo..hi.max(lo)]
+    }
+}
+
+/// Why an account refused to prepare a leg.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// A debit needs an ACTIVE wallet.
+    NotDebitable(AccountStatus),
+    /// A credit needs an ACTIVE or DORMANT wallet.
+    NotCreditable(AccountStatus),
+    /// The debit would take the balance below its minimum and overdraw is not allowed.
+    InsufficientFunds,
+}
+
+/// Where a leg's answer goes: the coordinator running the posting.
+#[derive(Clone, Debug)]
+pub struct LegReply {
+    pub coordinator: ActorRef<CoordinatorMsg>,
+    pub token: u64,
+    pub leg: u8,
+}
+
+/// A read of an account's live state.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AccountView {
+    pub balance: Decimal,
+    pub status: AccountStatus,
+    pub updated_at_ms: i64,
+}
+
+pub enum AccountMsg {
+    Prepare { delta: Decimal, reply: LegReply },
+    Commit { txn_id: u64, delta: Decimal, reply: LegReply },
+    Abort { delta: Decimal },
+    /// Checks a status change and blocks postings that the new status would refuse until
+    /// the change is committed or aborted.
+    PrepareStatus { status: AccountStatus, reply: oneshot::Sender<Result<(), StatusRefusal>> },
+    CommitStatus { status: AccountStatus, at_ms: i64, reply: Option<oneshot::Sender<AccountView>> },
+    AbortStatus,
+    Read { reply: oneshot::Sender<AccountView> },
+    /// Balances right after the given legs (None for legs not on this account).
+    BalancesAfter { txn_ids: Vec<u64>, reply: oneshot::Sender<Vec<Option<Decimal>>> },
+    History { from: u64, to: u64, reply: oneshot::Sender<(Vec<HistoryEntry>, Decimal)> },
+    /// Snapshot cut: the WAL writer sends this after the last commit of the cut, so the state
+    /// replied is exactly the state at that point of the log.
+    Marker { reply: oneshot::Sender<AccountState> },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatusRefusal {
+    Closed,
+    NonZeroBalance,
+    PendingPostings,
+    Busy,
+}
+
+/// The actor's state: the durable part and the holds of postings under way.
+pub struct LiveAccount {
+    pub state: AccountState,
+    pending_debit: Decimal,
+    pending_credit: Decimal,
+    pending_status: Option<AccountStatus>,
+}
+
+impl LiveAccount {
+    pub fn new(state: AccountState) -> Self {
+        LiveAccount { state, pending_debit: Decimal::ZERO, pending_credit: Decimal::ZERO, pending_status: None }
+    }
+
+    /// The Prepare rule. Both the current status and a status change under way must allow the
+    /// leg, so a posting can never slip in around a CLOSE or SUSPEND being made durable.
+    pub fn prepare(&mut self, delta: Decimal) -> Result<(), Refusal> {
+        let statuses = [Some(self.state.status), self.pending_status];
+        if delta.is_sign_negative() {
+            if let Some(s) = statuses.into_iter().flatten().find(|s| !s.can_debit()) {
+                return Err(Refusal::NotDebitable(s));
+            }
+            let available = self.state.balance.0 - self.pending_debit + delta;
+            if !self.state.can_overdraw && available < self.state.minimum_balance.0 {
+                return Err(Refusal::InsufficientFunds);
+            }
+            self.pending_debit -= delta;
+        } else {
+            if let Some(s) = statuses.into_iter().flatten().find(|s| !s.can_credit()) {
+                return Err(Refusal::NotCreditable(s));
+            }
+            self.pending_credit += delta;
+        }
+        Ok(())
+    }
+
+    fn release(&mut self, delta: Decimal) {
+        if delta.is_sign_negative() {
+            self.pending_debit += delta;
+        } else {
+            self.pending_credit -= delta;
+        }
+    }
+
+    pub fn commit(&mut self, txn_id: u64, delta: Decimal) -> (Decimal, Decimal) {
+        self.release(delta);
+        self.state.apply_leg(txn_id, delta)
+    }
+
+    pub fn abort(&mut self, delta: Decimal) {
+        self.release(delta);
+    }
+
+    pub fn prepare_status(&mut self, status: AccountStatus) -> Result<(), StatusRefusal> {
+        if self.state.status == AccountStatus::Closed {
+            return Err(StatusRefusal::Closed);
+        }
+        if self.pending_status.is_some() {
+            return Err(StatusRefusal::Busy);
+        }
+        if status == AccountStatus::Closed {
+            if !self.pending_debit.is_zero() || !self.pending_credit.is_zero() {
+                return Err(StatusRefusal::PendingPostings);
+            }
+            if !self.state.balance.0.is_zero() {
+                return Err(StatusRefusal::NonZeroBalance);
+            }
+        }
+        self.pending_status = Some(status);
+        Ok(())
+    }
+
+    fn view(&self) -> AccountView {
+        AccountView { balance: self.state.balance.0, status: self.state.status, updated_at_ms: self.state.updated_at_ms }
+    }
+}
+
+pub struct AccountActor;
+
+impl Actor for AccountActor {
+    type Msg = AccountMsg;
+    type State = LiveAccount;
+    type Arguments = AccountState;
+
+    async fn pre_start(&self, _myself: ActorRef<AccountMsg>, state: AccountState) -> Result<LiveAccount, ActorProcessingErr> {
+        Ok(LiveAccount::new(state))
+    }
+
+    async fn handle(&self, _myself: ActorRef<AccountMsg>, msg: AccountMsg, acc: &mut LiveAccount) -> Result<(), ActorProcessingErr> {
+        // Replies go to coordinators or one-shot channels; a receiver that went away is not
+        // this actor's failure, so send errors are ignored on purpose.
+        match msg {
+            AccountMsg::Prepare { delta, reply } => {
+                let result = acc.prepare(delta);
+                let _ = reply.coordinator.cast(CoordinatorMsg::Prepared { token: reply.token, leg: reply.leg, result });
+            }
+            AccountMsg::Commit { txn_id, delta, reply } => {
+                let (previous, current) = acc.commit(txn_id, delta);
+                let _ = reply.coordinator.cast(CoordinatorMsg::Committed {
+                    token: reply.token,
+                    leg: reply.leg,
+                    previous,
+                    current,
+                });
+            }
+            AccountMsg::Abort { delta } => acc.abort(delta),
+            AccountMsg::PrepareStatus { status, reply } => {
+                let _ = reply.send(acc.prepare_status(status));
+            }
+            AccountMsg::CommitStatus { status, at_ms, reply } => {
+                acc.pending_status = None;
+                acc.state.apply_status(status, at_ms);
+                if let Some(r) = reply {
+                    let _ = r.send(acc.view());
+                }
+            }
+            AccountMsg::AbortStatus => acc.pending_status = None,
+            AccountMsg::Read { reply } => {
+                let _ = reply.send(acc.view());
+            }
+            AccountMsg::BalancesAfter { txn_ids, reply } => {
+                let _ = reply.send(txn_ids.iter().map(|t| acc.state.balance_after(*t)).collect());
+            }
+            AccountMsg::History { from, to, reply } => {
+                let _ = reply.send((acc.state.history_between(from, to).to_vec(), acc.state.balance.0));
+            }
+            AccountMsg::Marker { reply } => {
+                let _ = reply.send(acc.state.clone());
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Decimal {
+        s.parse().unwrap()
+    }
+
+    fn live(balance: &str, min: &str, overdraw: bool, status: AccountStatus) -> LiveAccount {
+        LiveAccount::new(AccountState {
+            account_id: 1,
+            balance: Money(d(balance)),
+            status,
+            minimum_balance: Money(d(min)),
+            can_overdraw: overdraw,
+            updated_at_ms: 0,
+            history: vec![],
+        })
+    }
+
+    #[test]
+    fn holds_count_against_available_funds() {
+        let mut a = live("100", "0", false, AccountStatus::Active);
+        assert_eq!(a.prepare(d("-60")), Ok(()));
+        assert_eq!(a.prepare(d("-50")), Err(Refusal::InsufficientFunds));
+        assert_eq!(a.prepare(d("-40")), Ok(()));
+        a.abort(d("-40"));
+        assert_eq!(a.commit(7, d("-60")), (d("100"), d("40")));
+        assert_eq!(a.prepare(d("-40.0001")), Err(Refusal::InsufficientFunds));
+        assert_eq!(a.state.balance_after(7), Some(d("40")));
+    }
+
+    #[test]
+    fn minimum_balance_and_overdraw() {
+        let mut a = live("10", "5", false, AccountStatus::Active);
+        assert_eq!(a.prepare(d("-5.0001")), Err(Refusal::InsufficientFunds));
+        assert_eq!(a.prepare(d("-5")), Ok(()));
+        let mut b = live("0", "0", true, AccountStatus::Active);
+        assert_eq!(b.prepare(d("-1000")), Ok(()));
+    }
+
+    #[test]
+    fn status_rules() {
+        let mut dormant = live("10", "0", false, AccountStatus::Dormant);
+        assert_eq!(dormant.prepare(d("-1")), Err(Refusal::NotDebitable(AccountStatus::Dormant)));
+        assert_eq!(dormant.prepare(d("1")), Ok(()));
+        let mut suspended = live("10", "0", false, AccountStatus::Suspended);
+        assert_eq!(suspended.prepare(d("1")), Err(Refusal::NotCreditable(AccountStatus::Suspended)));
+        let mut active = live("0", "0", false, AccountStatus::Active);
+        assert_eq!(active.prepare_status(AccountStatus::Closed), Ok(()));
+        assert_eq!(active.prepare(d("1")), Err(Refusal::NotCreditable(AccountStatus::Closed)));
+    }
+
+    #[test]
+    fn close_needs_zero_balance_and_no_holds() {
+        let mut a = live("1", "0", false, AccountStatus::Active);
+        assert_eq!(a.prepare_status(AccountStatus::Closed), Err(StatusRefusal::NonZeroBalance));
+        let mut b = live("0", "0", false, AccountStatus::Active);
+        b.prepare(d("5")).unwrap();
+        assert_eq!(b.prepare_status(AccountStatus::Closed), Err(StatusRefusal::PendingPostings));
+    }
+
+    #[test]
+    fn history_ranges() {
+        let mut s = live("0", "0", true, AccountStatus::Active).state;
+        for t in [3u64, 5, 9] {
+            s.apply_leg(t, d("1"));
+        }
+        let ids: Vec<u64> = s.history_between(4, 9).iter().map(|h| h.txn_id).collect();
+        assert_eq!(ids, vec![5, 9]);
+        assert!(s.history_between(10, 20).is_empty());
+        assert_eq!(s.balance_after(9), Some(d("3")));
+        assert_eq!(s.balance_after(4), None);
+    }
+}

@@ -1,0 +1,1458 @@
+//! `Ledger`: the engine's one public handle, cheap to clone. It recovers the state at open
+//! (newest valid snapshot + WAL suffix), then judges every request against the catalog, runs
+//! postings through the coordinators and appends every other change to the WAL. Tenancy is
+//! enforced here: a CLIENT caller's requests resolve within its own client, and everything
+//! else answers "not found".
+
+use crate::account::{AccountMsg, AccountView, Refusal, StatusRefusal};
+use crate::catalog::*;
+use crate::codec::{self, Money};
+use crate::coordinator::{CommittedPosting, CoordinatorMsg, PostingDraft, PostingFailure, TransferCoordinator};
+use crate::error::{EngineError, Result};
+use crate::fees::fee_for;
+use crate::money::{self, Currency};
+use crate::record::*;
+use crate::sequencer::{LedgerSequencer, WalEntry};
+use crate::snapshot::{SnapshotPolicy, SnapshotScheduler, decode_image};
+use crate::state::{IdempotencyEntry, LedgerState, TxEntry};
+use crate::views::*;
+use rand::Rng;
+use ractor::{Actor, ActorRef};
+use rust_decimal::Decimal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::{oneshot, watch};
+use walletd_snapshots::SnapshotStore;
+use walletd_wal::{FsStorage, RecordLoc, Storage, WalConfig, WalReader, WalWriter};
+
+/// How long a request waits for the ledger before giving up (a stuck actor is a bug, but a
+/// request must still end).
+const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Clone, Debug)]
+pub struct LedgerConfig {
+    pub data_dir: PathBuf,
+    pub storage: Arc<dyn Storage>,
+    pub segment_bytes: u64,
+    pub snapshot: SnapshotPolicy,
+    pub keep_snapshots: usize,
+    pub coordinators: usize,
+}
+
+impl LedgerConfig {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        LedgerConfig {
+            data_dir: data_dir.into(),
+            storage: Arc::new(FsStorage),
+            segment_bytes: 64 * 1024 * 1024,
+            snapshot: SnapshotPolicy::default(),
+            keep_snapshots: 2,
+            coordinators: 4,
+        }
+    }
+
+    pub fn wal_dir(&self) -> PathBuf {
+        self.data_dir.join("wal")
+    }
+
+    pub fn snapshot_dir(&self) -> PathBuf {
+        self.data_dir.join("snapshots")
+    }
+
+    fn wal_config(&self) -> WalConfig {
+        WalConfig { segment_bytes: self.segment_bytes, ..WalConfig::new(self.wal_dir()) }
+    }
+}
+
+/// What recovery did, for the start-up log.
+#[derive(Clone, Debug)]
+pub struct RecoveryReport {
+    pub snapshot_seq: Option<u64>,
+    pub snapshot_path: Option<PathBuf>,
+    pub skipped_snapshots: Vec<(PathBuf, String)>,
+    pub records_replayed: u64,
+    pub truncated_bytes: u64,
+    pub last_seq: u64,
+    pub accounts: usize,
+    pub elapsed: Duration,
+}
+
+#[derive(Clone)]
+pub struct Ledger {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    state: Arc<LedgerState>,
+    wal: Arc<WalWriter<WalEntry>>,
+    reader: WalReader,
+    coordinators: Vec<ActorRef<CoordinatorMsg>>,
+    next_coordinator: AtomicUsize,
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn unavailable<T>(_: T) -> EngineError {
+    EngineError::Unavailable("the write-ahead log has stopped; writes are refused".into())
+}
+
+async fn await_reply<T>(rx: oneshot::Receiver<T>) -> Result<T> {
+    match tokio::time::timeout(REPLY_TIMEOUT, rx).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(_)) => Err(unavailable(())),
+        Err(_) => Err(EngineError::Internal("the ledger did not answer in time".into())),
+    }
+}
+
+/// Random uppercase letters and digits, for generated codes.
+fn random_code(len: usize) -> String {
+    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut rng = rand::rng();
+    (0..len).map(|_| CHARS[rng.random_range(0..CHARS.len())] as char).collect()
+}
+
+/// A 10-character code: up to 3 letters of `name`, then random characters (`EML67BG6W1`).
+pub fn generate_code(name: &str) -> String {
+    let letters: String = name.chars().filter(|c| c.is_ascii_alphabetic()).take(3).collect::<String>().to_ascii_uppercase();
+    let rest = 10 - letters.len();
+    format!("{letters}{}", random_code(rest))
+}
+
+/// FNV-1a: a stable 64-bit hash (std's hasher may change between releases, and fingerprints
+/// are kept on disk).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ *b as u64).wrapping_mul(0x0000_0100_0000_01b3))
+}
+
+impl Ledger {
+    /// Recovers the state from `config.data_dir` and starts the WAL writer and coordinators.
+    /// Must be called inside a Tokio runtime.
+    pub async fn open(config: LedgerConfig) -> Result<(Ledger, RecoveryReport)> {
+        let started = Instant::now();
+        let storage = config.storage.clone();
+        let store = Arc::new(SnapshotStore::new(storage.clone(), config.snapshot_dir(), config.keep_snapshots));
+        let loaded = store.load_latest().map_err(|e| EngineError::Corruption(format!("snapshot: {e}")))?;
+        let (state, snapshot_seq, snapshot_path, skipped) = match loaded {
+            Some(l) => {
+                let image = decode_image(&l.payload)?;
+                if image.seq != l.seq {
+                    return Err(EngineError::Corruption(format!("snapshot {} holds seq {} not {}", l.path.display(), image.seq, l.seq)));
+                }
+                (LedgerState::from_image(image), Some(l.seq), Some(l.path), l.skipped)
+            }
+            None => (LedgerState::default(), None, None, Vec::new()),
+        };
+        let wal_config = config.wal_config();
+        let from_seq = snapshot_seq.map_or(1, |s| s + 1);
+        let recovered = walletd_wal::recover(storage.clone(), &wal_config, from_seq, |seq, loc, payload| {
+            let record: Record = codec::decode(payload).map_err(|e| format!("record {seq} does not decode: {e}"))?;
+            state.replay(seq, loc.to_u64(), &record).map_err(|e| e.to_string())
+        })
+        .map_err(|e| EngineError::Corruption(e.to_string()))?;
+        let state = Arc::new(state);
+        let scheduler = SnapshotScheduler::new(config.snapshot.clone(), store, tokio::runtime::Handle::current(), state.clone());
+        let sequencer = LedgerSequencer::new(state.clone(), Some(scheduler));
+        let wal = Arc::new(
+            WalWriter::start(storage.clone(), wal_config.clone(), &recovered, sequencer)
+                .map_err(|e| EngineError::Unavailable(format!("cannot open the WAL for writing: {e}")))?,
+        );
+        let mut coordinators = Vec::new();
+        for _ in 0..config.coordinators.max(1) {
+            let (c, _) = TransferCoordinator::spawn(None, TransferCoordinator { state: state.clone(), wal: wal.clone() }, ())
+                .await
+                .map_err(|e| EngineError::Internal(format!("coordinator did not start: {e}")))?;
+            coordinators.push(c);
+        }
+        let report = RecoveryReport {
+            snapshot_seq,
+            snapshot_path,
+            skipped_snapshots: skipped,
+            records_replayed: recovered.records_applied,
+            truncated_bytes: recovered.truncated_bytes,
+            last_seq: recovered.next_seq - 1,
+            accounts: state.accounts.len(),
+            elapsed: started.elapsed(),
+        };
+        let inner = Inner { state, wal, reader: WalReader::new(storage, wal_config), coordinators, next_coordinator: AtomicUsize::new(0) };
+        Ok((Ledger { inner: Arc::new(inner) }, report))
+    }
+
+    /// Ok while writes are accepted; the reason otherwise (fail-stop after a storage error).
+    pub fn health(&self) -> std::result::Result<(), String> {
+        if self.inner.wal.is_failed() {
+            Err("the write-ahead log failed; writes are stopped (fail-stop)".into())
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Records per fsync so far, and the counts behind it.
+    pub fn wal_stats(&self) -> (u64, u64) {
+        let s = self.inner.wal.stats();
+        (s.records.load(Ordering::Relaxed), s.batches.load(Ordering::Relaxed))
+    }
+
+    /// Drains the WAL (everything queued becomes durable) and stops the actors.
+    pub fn shutdown(&self) {
+        self.inner.wal.shutdown();
+        for c in &self.inner.coordinators {
+            c.stop(None);
+        }
+        self.inner.state.accounts.stop_all();
+    }
+
+    pub fn state(&self) -> &LedgerState {
+        &self.inner.state
+    }
+
+    fn catalog(&self) -> &Catalog {
+        &self.inner.state.catalog
+    }
+
+    async fn append(&self, record: Record) -> Result<Applied> {
+        let (tx, rx) = oneshot::channel();
+        self.inner.wal.append(WalEntry::Catalog { record, reply: tx }).map_err(unavailable)?;
+        await_reply(rx).await?
+    }
+
+    // ---- tenancy -------------------------------------------------------------------------
+
+    fn visible(caller: &Caller, client_id: u64) -> bool {
+        caller.is_admin() || caller.client_id == Some(client_id)
+    }
+
+    fn require_admin(caller: &Caller) -> Result<()> {
+        if caller.is_admin() { Ok(()) } else { Err(EngineError::Forbidden("Forbidden resource".into())) }
+    }
+
+    /// The client named by `code`, if the caller may see it.
+    pub fn client_for(&self, caller: &Caller, code: &str) -> Result<Arc<Client>> {
+        self.catalog()
+            .client_by_code(code)
+            .filter(|c| Self::visible(caller, c.client_id))
+            .ok_or_else(|| EngineError::NotFound("Client not found".into()))
+    }
+
+    fn client_by_id(&self, id: u64) -> Result<Arc<Client>> {
+        self.catalog().clients.get(&id).map(|c| c.clone()).ok_or_else(|| EngineError::Internal(format!("client {id} missing")))
+    }
+
+    fn account_for(&self, caller: &Caller, number: &str) -> Result<Arc<AccountMeta>> {
+        self.catalog()
+            .account_by_number(number)
+            .filter(|a| Self::visible(caller, a.data.client_id))
+            .ok_or_else(|| EngineError::NotFound("Account not found".into()))
+    }
+
+    /// Resolves a `client_profile_id`: within the caller's client, or for an ADMIN within
+    /// `client_code` if given, else across clients (409 when ambiguous).
+    fn profile_for(&self, caller: &Caller, reference: &str, client_code: Option<&str>) -> Result<Arc<Profile>> {
+        let not_found = || EngineError::NotFound("Profile not found".into());
+        if let Some(code) = client_code {
+            let client = self.client_for(caller, code).map_err(|_| not_found())?;
+            return self.catalog().profile_by_ref(client.client_id, reference).ok_or_else(not_found);
+        }
+        if let Some(cid) = caller.client_id.filter(|_| !caller.is_admin()) {
+            return self.catalog().profile_by_ref(cid, reference).ok_or_else(not_found);
+        }
+        let matches: Vec<u64> = self.catalog().profile_refs.iter().filter(|e| e.key().1 == reference).map(|e| *e.value()).collect();
+        match matches.as_slice() {
+            [] => Err(not_found()),
+            [id] => self.catalog().profiles.get(id).map(|p| p.clone()).ok_or_else(not_found),
+            _ => Err(EngineError::Conflict("client_profile_id is ambiguous: add client_code".into())),
+        }
+    }
+
+    // ---- users ---------------------------------------------------------------------------
+
+    /// Creates the `admin` user on an empty ledger. Returns the generated password when none
+    /// was given (to be printed once).
+    pub async fn bootstrap_admin(&self, password: Option<String>) -> Result<Option<String>> {
+        if !self.catalog().users.is_empty() {
+            return Ok(None);
+        }
+        let generated = password.is_none();
+        let password = password.unwrap_or_else(|| random_code(20));
+        let hash = hash_password(password.clone()).await?;
+        self.append(Record::CreateUser(NewUser {
+            username: "admin".into(),
+            password_hash: hash,
+            role: Role::Admin,
+            client_id: None,
+            created_at_ms: now_ms(),
+        }))
+        .await?;
+        Ok(generated.then_some(password))
+    }
+
+    /// The user behind a token, as long as it still exists (deleted users' tokens stop working).
+    pub fn user(&self, username: &str) -> Option<Arc<User>> {
+        self.catalog().users.get(username).map(|u| u.clone())
+    }
+
+    /// Checks a password (argon2id, off the async threads). Unknown users take as long.
+    pub async fn authenticate(&self, username: &str, password: &str) -> Option<Arc<User>> {
+        let user = self.user(username);
+        let hash = user.as_ref().map(|u| u.data.password_hash.clone()).unwrap_or_else(|| DUMMY_HASH.clone());
+        let password = password.to_owned();
+        let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.unwrap_or(false);
+        user.filter(|_| ok)
+    }
+
+    pub fn caller_for(&self, user: &User) -> Caller {
+        Caller { username: user.data.username.clone(), role: user.data.role, client_id: user.data.client_id }
+    }
+
+    pub async fn create_user(&self, caller: &Caller, input: UserInput) -> Result<(Arc<User>, Option<Arc<Client>>)> {
+        Self::require_admin(caller)?;
+        let mut problems = Vec::new();
+        if input.username.len() < 3 || input.username.len() > 64 || !input.username.chars().all(|c| c.is_ascii_alphanumeric() || "._@-".contains(c)) {
+            problems.push("username must be 3 to 64 letters, digits or . _ @ -".to_string());
+        }
+        if input.password.chars().count() < 8 || input.password.len() > 256 {
+            problems.push("password must be 8 to 256 characters long".to_string());
+        }
+        let client = match (&input.role, &input.client_code) {
+            (Role::Client, None) => {
+                problems.push("client_code must be given for a CLIENT user".to_string());
+                None
+            }
+            (_, Some(code)) => Some(self.client_for(caller, code)?),
+            (Role::Admin, None) => None,
+        };
+        if !problems.is_empty() {
+            return Err(EngineError::Invalid(problems));
+        }
+        if self.catalog().users.contains_key(&input.username) {
+            return Err(EngineError::Conflict("username already exists".into()));
+        }
+        let hash = hash_password(input.password).await?;
+        let applied = self
+            .append(Record::CreateUser(NewUser {
+                username: input.username,
+                password_hash: hash,
+                role: input.role,
+                client_id: client.as_ref().map(|c| c.client_id),
+                created_at_ms: now_ms(),
+            }))
+            .await?;
+        match applied {
+            Applied::User(u) => Ok((u, client)),
+            _ => Err(EngineError::Internal("unexpected apply result".into())),
+        }
+    }
+
+    pub fn list_users(&self, caller: &Caller, page: PageRequest) -> Result<Page<(Arc<User>, Option<Arc<Client>>)>> {
+        Self::require_admin(caller)?;
+        let mut users: Vec<Arc<User>> = self.catalog().users.iter().map(|u| u.clone()).collect();
+        users.sort_by_key(|u| u.user_id);
+        let total = users.len() as u64;
+        let admins = users.iter().filter(|u| u.data.role == Role::Admin).count() as u64;
+        let records = paginate(users, page)
+            .into_iter()
+            .map(|u| {
+                let c = u.data.client_id.and_then(|id| self.catalog().clients.get(&id).map(|c| c.clone()));
+                (u, c)
+            })
+            .collect();
+        Ok(Page {
+            page: page.page,
+            total_count: total,
+            statistics: vec![("Total Users".into(), total), ("Admin Users".into(), admins), ("Client Users".into(), total - admins)],
+            records,
+        })
+    }
+
+    pub async fn delete_user(&self, caller: &Caller, username: &str) -> Result<()> {
+        Self::require_admin(caller)?;
+        if username == caller.username {
+            return Err(EngineError::Conflict("You cannot delete your own user".into()));
+        }
+        if !self.catalog().users.contains_key(username) {
+            return Err(EngineError::NotFound("User not found".into()));
+        }
+        self.append(Record::DeleteUser { username: username.to_owned() }).await.map(|_| ())
+    }
+
+    // ---- clients -------------------------------------------------------------------------
+
+    pub async fn create_client(&self, caller: &Caller, input: ClientInput) -> Result<Arc<Client>> {
+        Self::require_admin(caller)?;
+        for _ in 0..5 {
+            let record = NewClient {
+                client_code: generate_code(&input.client_name),
+                client_name: input.client_name.clone(),
+                client_email: input.client_email.clone(),
+                client_phone_number: input.client_phone_number.clone(),
+                contact_person_name: input.contact_person_name.clone(),
+                contact_person_email: input.contact_person_email.clone(),
+                contact_person_msisdn: input.contact_person_msisdn.clone(),
+                business_pin: input.business_pin.clone(),
+                physical_address: input.physical_address.clone(),
+                country: input.country.clone(),
+                logo: input.logo.clone(),
+                description: input.description.clone(),
+                is_active: input.is_active,
+                created_at_ms: now_ms(),
+            };
+            match self.append(Record::CreateClient(record)).await {
+                Ok(Applied::Client(c)) => return Ok(c),
+                Err(EngineError::Conflict(_)) => continue, // generated code taken: draw again
+                Err(e) => return Err(e),
+                Ok(_) => return Err(EngineError::Internal("unexpected apply result".into())),
+            }
+        }
+        Err(EngineError::Internal("could not generate a unique client_code".into()))
+    }
+
+    pub fn list_clients(&self, caller: &Caller, page: PageRequest) -> Page<Arc<Client>> {
+        let mut clients: Vec<Arc<Client>> =
+            self.catalog().clients.iter().map(|c| c.clone()).filter(|c| Self::visible(caller, c.client_id)).collect();
+        clients.sort_by_key(|c| c.client_id);
+        let total = clients.len() as u64;
+        let active = clients.iter().filter(|c| c.data.is_active).count() as u64;
+        Page {
+            page: page.page,
+            total_count: total,
+            statistics: vec![("Total Clients".into(), total), ("Active Clients".into(), active), ("Inactive Clients".into(), total - active)],
+            records: paginate(clients, page),
+        }
+    }
+
+    pub fn get_client(&self, caller: &Caller, code: &str) -> Result<Arc<Client>> {
+        self.client_for(caller, code)
+    }
+
+    // ---- profiles ------------------------------------------------------------------------
+
+    pub async fn create_profile(&self, caller: &Caller, input: ProfileInput) -> Result<(Arc<Profile>, Arc<Client>)> {
+        let client = self.client_for(caller, &input.client_code)?;
+        if input.client_profile_id.trim().is_empty() || input.client_profile_id.len() > 64 {
+            return Err(EngineError::invalid("client_profile_id must be 1 to 64 characters long"));
+        }
+        if self.catalog().profile_by_ref(client.client_id, &input.client_profile_id).is_some() {
+            return Err(EngineError::Conflict("client_profile_id already exists".into()));
+        }
+        let record = NewProfile {
+            client_id: client.client_id,
+            client_profile_id: input.client_profile_id,
+            profile_name: input.profile_name,
+            profile_type: input.profile_type,
+            profile_email: input.profile_email,
+            profile_msisdn: input.profile_msisdn,
+            contact_person_name: input.contact_person_name,
+            contact_person_email: input.contact_person_email,
+            contact_person_msisdn: input.contact_person_msisdn,
+            identification_number: input.identification_number,
+            physical_address: input.physical_address,
+            country: input.country,
+            description: input.description,
+            is_active: input.is_active,
+            created_at_ms: now_ms(),
+        };
+        match self.append(Record::CreateProfile(record)).await? {
+            Applied::Profile(p) => Ok((p, client)),
+            _ => Err(EngineError::Internal("unexpected apply result".into())),
+        }
+    }
+
+    pub async fn get_profile(&self, caller: &Caller, reference: &str, client_code: Option<&str>) -> Result<ProfileDetails> {
+        let profile = self.profile_for(caller, reference, client_code)?;
+        let client = self.client_by_id(profile.data.client_id)?;
+        let mut metas: Vec<Arc<AccountMeta>> =
+            self.catalog().accounts.iter().filter(|a| a.data.profile_id == Some(profile.profile_id)).map(|a| a.clone()).collect();
+        metas.sort_by_key(|m| m.account_id);
+        let mut accounts = Vec::with_capacity(metas.len());
+        for meta in metas {
+            let live = self.live_view(meta.account_id).await?;
+            accounts.push(AccountDetails { meta, live, client: client.clone(), profile: Some(profile.clone()) });
+        }
+        Ok(ProfileDetails { profile, client, accounts })
+    }
+
+    pub async fn set_profile_active(&self, caller: &Caller, reference: &str, client_code: Option<&str>, active: bool) -> Result<Arc<Profile>> {
+        let profile = self.profile_for(caller, reference, client_code)?;
+        match self.append(Record::SetProfileActive { profile_id: profile.profile_id, active, at_ms: now_ms() }).await? {
+            Applied::Profile(p) => Ok(p),
+            _ => Err(EngineError::Internal("unexpected apply result".into())),
+        }
+    }
+
+    // ---- wallet types --------------------------------------------------------------------
+
+    pub async fn create_account_type(&self, caller: &Caller, input: AccountTypeInput) -> Result<(Arc<AccountType>, Arc<Client>)> {
+        let client = self.client_for(caller, &input.client_code)?;
+        for _ in 0..5 {
+            let record = NewAccountType {
+                client_id: client.client_id,
+                account_type_code: generate_code(&input.account_type_name),
+                account_type_name: input.account_type_name.clone(),
+                account_type_description: input.account_type_description.clone(),
+                is_active: input.is_active,
+                created_at_ms: now_ms(),
+            };
+            match self.append(Record::CreateAccountType(record)).await {
+                Ok(Applied::AccountType(t)) => return Ok((t, client)),
+                Err(EngineError::Conflict(_)) => continue,
+                Err(e) => return Err(e),
+                Ok(_) => return Err(EngineError::Internal("unexpected apply result".into())),
+            }
+        }
+        Err(EngineError::Internal("could not generate a unique account_type_code".into()))
+    }
+
+    pub fn list_account_types(&self, caller: &Caller, page: PageRequest) -> Page<(Arc<AccountType>, Arc<Client>)> {
+        let mut types: Vec<Arc<AccountType>> =
+            self.catalog().account_types.iter().map(|t| t.clone()).filter(|t| Self::visible(caller, t.data.client_id)).collect();
+        types.sort_by_key(|t| t.account_type_id);
+        let total = types.len() as u64;
+        let active = types.iter().filter(|t| t.data.is_active).count() as u64;
+        let records = paginate(types, page)
+            .into_iter()
+            .filter_map(|t| self.client_by_id(t.data.client_id).ok().map(|c| (t, c)))
+            .collect();
+        Page {
+            page: page.page,
+            total_count: total,
+            statistics: vec![
+                ("Total Account Types".into(), total),
+                ("Active Account Types".into(), active),
+                ("Inactive Account Types".into(), total - active),
+            ],
+            records,
+        }
+    }
+
+    // ---- wallets -------------------------------------------------------------------------
+
+    async fn live_view(&self, account_id: u64) -> Result<AccountView> {
+        match self.inner.state.accounts.peek(account_id)? {
+            Ok(view) => Ok(view),
+            Err(actor) => {
+                let (tx, rx) = oneshot::channel();
+                actor.cast(AccountMsg::Read { reply: tx }).map_err(|_| EngineError::Internal("account actor stopped".into()))?;
+                await_reply(rx).await
+            }
+        }
+    }
+
+    async fn details(&self, meta: Arc<AccountMeta>) -> Result<AccountDetails> {
+        let live = self.live_view(meta.account_id).await?;
+        let client = self.client_by_id(meta.data.client_id)?;
+        let profile = meta.data.profile_id.and_then(|id| self.catalog().profiles.get(&id).map(|p| p.clone()));
+        Ok(AccountDetails { meta, live, client, profile })
+    }
+
+    pub async fn create_account(&self, caller: &Caller, input: AccountInput) -> Result<AccountDetails> {
+        let (client, profile) = match &input.owner {
+            AccountOwner::ClientCode(code) => (self.client_for(caller, code)?, None),
+            AccountOwner::Profile { client_profile_id, client_code } => {
+                let p = self.profile_for(caller, client_profile_id, client_code.as_deref())?;
+                (self.client_by_id(p.data.client_id)?, Some(p))
+            }
+        };
+        let mut problems = Vec::new();
+        let currency = Currency::parse(&input.currency);
+        if currency.is_none() {
+            problems.push("currency must be a valid ISO 4217 currency code".to_string());
+        }
+        if input.minimum_balance.is_sign_negative() || input.minimum_balance.scale() > money::SCALE || input.minimum_balance > money::max_amount() {
+            problems.push("minimum_balance must be a non-negative amount with at most 4 decimal places".to_string());
+        }
+        if input.account_name.trim().is_empty() {
+            problems.push("account_name should not be empty".to_string());
+        }
+        if !problems.is_empty() {
+            return Err(EngineError::Invalid(problems));
+        }
+        if !self.catalog().account_type_usable(client.client_id, &input.account_type_code) {
+            return Err(EngineError::NotFound("Account type not found".into()));
+        }
+        let record = NewAccount {
+            client_id: client.client_id,
+            profile_id: profile.as_ref().map(|p| p.profile_id),
+            account_type_code: input.account_type_code,
+            account_name: input.account_name,
+            currency: currency.expect("checked above"),
+            minimum_balance: Money(money::to_scale(input.minimum_balance)),
+            can_overdraw: input.can_overdraw,
+            status: input.status,
+            status_description: input.status_description,
+            role: AccountRole::Wallet,
+            number: None,
+            facade: None,
+            created_at_ms: now_ms(),
+        };
+        match self.append(Record::CreateAccount(record)).await? {
+            Applied::Account(meta) => self.details(meta).await,
+            _ => Err(EngineError::Internal("unexpected apply result".into())),
+        }
+    }
+
+    pub async fn list_accounts(&self, caller: &Caller, page: PageRequest) -> Result<Page<AccountDetails>> {
+        let mut metas: Vec<Arc<AccountMeta>> =
+            self.catalog().accounts.iter().map(|a| a.clone()).filter(|a| Self::visible(caller, a.data.client_id)).collect();
+        metas.sort_by_key(|a| a.account_id);
+        let total = metas.len() as u64;
+        let mut records = Vec::new();
+        for meta in paginate(metas, page) {
+            records.push(self.details(meta).await?);
+        }
+        Ok(Page { page: page.page, total_count: total, statistics: vec![("Total Accounts".into(), total)], records })
+    }
+
+    pub async fn get_account(&self, caller: &Caller, number: &str) -> Result<AccountDetails> {
+        let meta = self.account_for(caller, number)?;
+        self.details(meta).await
+    }
+
+    async fn change_status(&self, meta: &AccountMeta, status: AccountStatus) -> Result<AccountView> {
+        if meta.data.role != AccountRole::Wallet {
+            return Err(EngineError::Refused("The ledger's settlement and commission accounts cannot change state".into()));
+        }
+        let actor = self.inner.state.accounts.actor(meta.account_id)?;
+        let (tx, rx) = oneshot::channel();
+        actor.cast(AccountMsg::PrepareStatus { status, reply: tx }).map_err(|_| EngineError::Internal("account actor stopped".into()))?;
+        await_reply(rx).await?.map_err(|r| {
+            EngineError::Conflict(
+                match r {
+                    StatusRefusal::Closed => "Account is closed",
+                    StatusRefusal::NonZeroBalance => "Account balance must be zero to close it",
+                    StatusRefusal::PendingPostings => "Account has postings in progress",
+                    StatusRefusal::Busy => "Another state change of this account is in progress",
+                }
+                .into(),
+            )
+        })?;
+        let (tx, rx) = oneshot::channel();
+        let entry = WalEntry::Status { account_id: meta.account_id, status, at_ms: now_ms(), actor: actor.clone(), reply: tx };
+        if self.inner.wal.append(entry).is_err() {
+            let _ = actor.cast(AccountMsg::AbortStatus);
+            return Err(unavailable(()));
+        }
+        await_reply(rx).await
+    }
+
+    pub async fn set_account_status(&self, caller: &Caller, number: &str, command: AccountCommand) -> Result<(Arc<AccountMeta>, AccountView)> {
+        let meta = self.account_for(caller, number)?;
+        let view = self.change_status(&meta, command.target()).await?;
+        Ok((meta, view))
+    }
+
+    // ---- client services -----------------------------------------------------------------
+
+    pub async fn create_service(&self, caller: &Caller, input: ServiceInput) -> Result<(Arc<Service>, Arc<Client>)> {
+        let client = self.client_for(caller, &input.client_code)?;
+        let mut problems = Vec::new();
+        if input.service_code != "CUSTOM_SERVICE" {
+            problems.push("service_code must be one of the following values: CUSTOM_SERVICE".to_string());
+        }
+        let amount_ok = |d: Decimal| !d.is_sign_negative() && d.scale() <= money::SCALE && d <= money::max_amount();
+        if !amount_ok(input.minimum_transaction_amount) {
+            problems.push("minimum_transaction_amount must be a non-negative amount with at most 4 decimal places".into());
+        }
+        if !amount_ok(input.maximum_transaction_amount) || input.maximum_transaction_amount.is_zero() {
+            problems.push("maximum_transaction_amount must be a positive amount with at most 4 decimal places".into());
+        }
+        if input.minimum_transaction_amount > input.maximum_transaction_amount {
+            problems.push("minimum_transaction_amount must not be greater than maximum_transaction_amount".into());
+        }
+        if input.has_transaction_fee && input.transaction_fee_type.is_none() && input.fee_tiers.is_empty() {
+            problems.push("transaction_fee_type must be one of the following values: FIXED, PERCENTAGE".into());
+        }
+        if !amount_ok(input.transaction_fee) {
+            problems.push("transaction_fee must be a non-negative amount with at most 4 decimal places".into());
+        }
+        if input.transaction_fee_type == Some(FeeType::Percentage) && input.transaction_fee > Decimal::ONE_HUNDRED {
+            problems.push("transaction_fee must not exceed 100 for a PERCENTAGE fee".into());
+        }
+        for (i, t) in input.fee_tiers.iter().enumerate() {
+            if !amount_ok(t.min_amount) || !amount_ok(t.max_amount) || t.min_amount > t.max_amount {
+                problems.push(format!("transaction_fee_tiers.{i} must have 0 <= min_amount <= max_amount"));
+            }
+            if !amount_ok(t.fee) || (t.fee_type == FeeType::Percentage && t.fee > Decimal::ONE_HUNDRED) {
+                problems.push(format!("transaction_fee_tiers.{i}.transaction_fee must be a non-negative fee (at most 100 for PERCENTAGE)"));
+            }
+        }
+        if input.client_service_name.trim().is_empty() {
+            problems.push("client_service_name should not be empty".into());
+        }
+        if !problems.is_empty() {
+            return Err(EngineError::Invalid(problems));
+        }
+        for _ in 0..5 {
+            let record = NewService {
+                client_id: client.client_id,
+                client_service_code: generate_code(&input.client_service_name),
+                client_service_name: input.client_service_name.clone(),
+                service_code: input.service_code.clone(),
+                has_transaction_fee: input.has_transaction_fee,
+                transaction_fee_type: input.transaction_fee_type,
+                transaction_fee: Money(money::to_scale(input.transaction_fee)),
+                fee_tiers: input
+                    .fee_tiers
+                    .iter()
+                    .map(|t| FeeTier {
+                        min_amount: Money(money::to_scale(t.min_amount)),
+                        max_amount: Money(money::to_scale(t.max_amount)),
+                        fee_type: t.fee_type,
+                        fee: Money(money::to_scale(t.fee)),
+                    })
+                    .collect(),
+                minimum_transaction_amount: Money(money::to_scale(input.minimum_transaction_amount)),
+                maximum_transaction_amount: Money(money::to_scale(input.maximum_transaction_amount)),
+                is_active: input.is_active,
+                created_at_ms: now_ms(),
+            };
+            match self.append(Record::CreateService(record)).await {
+                Ok(Applied::Service(s)) => return Ok((s, client)),
+                Err(EngineError::Conflict(_)) => continue,
+                Err(e) => return Err(e),
+                Ok(_) => return Err(EngineError::Internal("unexpected apply result".into())),
+            }
+        }
+        Err(EngineError::Internal("could not generate a unique client_service_code".into()))
+    }
+
+    pub fn list_services(&self, caller: &Caller, page: PageRequest) -> Page<(Arc<Service>, Arc<Client>)> {
+        let mut services: Vec<Arc<Service>> =
+            self.catalog().services.iter().map(|s| s.clone()).filter(|s| Self::visible(caller, s.data.client_id)).collect();
+        services.sort_by_key(|s| s.service_id);
+        let total = services.len() as u64;
+        let active = services.iter().filter(|s| s.data.is_active).count() as u64;
+        let records = paginate(services, page)
+            .into_iter()
+            .filter_map(|s| self.client_by_id(s.data.client_id).ok().map(|c| (s, c)))
+            .collect();
+        Page {
+            page: page.page,
+            total_count: total,
+            statistics: vec![("Total".into(), total), ("Active".into(), active), ("Inactive".into(), total - active)],
+            records,
+        }
+    }
+
+    // ---- postings ------------------------------------------------------------------------
+
+    /// The settlement or commission account of a client in a currency, created on first use.
+    async fn system_account(&self, client_id: u64, currency: Currency, role: AccountRole) -> Result<u64> {
+        if let Some(id) = self.catalog().system_accounts.get(&(client_id, currency, role)) {
+            return Ok(*id);
+        }
+        let (type_code, name) = match role {
+            AccountRole::Settlement => ("SETTLEMENT_ACCOUNT", format!("Settlement {currency}")),
+            _ => ("COMMISSION_ACCOUNT", format!("Commission {currency}")),
+        };
+        let record = NewAccount {
+            client_id,
+            profile_id: None,
+            account_type_code: type_code.into(),
+            account_name: name,
+            currency,
+            minimum_balance: Money(Decimal::new(0, money::SCALE)),
+            // The settlement account is the outside world's side: it may go negative.
+            can_overdraw: role == AccountRole::Settlement,
+            status: AccountStatus::Active,
+            status_description: Some("Created by the ledger".into()),
+            role,
+            number: None,
+            facade: None,
+            created_at_ms: now_ms(),
+        };
+        match self.append(Record::CreateAccount(record)).await? {
+            Applied::Account(m) => Ok(m.account_id),
+            _ => Err(EngineError::Internal("unexpected apply result".into())),
+        }
+    }
+
+    fn wallet_for_posting(&self, caller: &Caller, number: &str, service: &Service) -> Result<Arc<AccountMeta>> {
+        let meta = self.account_for(caller, number)?;
+        if meta.data.client_id != service.data.client_id {
+            return Err(EngineError::Refused(format!("Account {number} does not belong to the client of the client service")));
+        }
+        if let Some(pid) = meta.data.profile_id {
+            if self.catalog().profiles.get(&pid).is_some_and(|p| !p.active) {
+                return Err(EngineError::Refused(format!("The profile of account {number} is not active")));
+            }
+        }
+        Ok(meta)
+    }
+
+    /// CREDIT, DEBIT or transfer. Exactly once per `source_transaction_id` within the client
+    /// that owns the service: a replay answers the original result.
+    pub async fn post(&self, caller: &Caller, input: PostingInput) -> Result<PostingOutcome> {
+        let service = self
+            .catalog()
+            .service_by_code(&input.client_service_code)
+            .filter(|s| Self::visible(caller, s.data.client_id))
+            .ok_or_else(|| EngineError::NotFound("Client service not found".into()))?;
+        let mut problems = Vec::new();
+        if input.amount <= Decimal::ZERO || input.amount.scale() > money::SCALE || input.amount > money::max_amount() {
+            problems.push("transaction_amount must be a positive amount with at most 4 decimal places".to_string());
+        }
+        if input.source_transaction_id.trim().is_empty() || input.source_transaction_id.len() > 128 {
+            problems.push("source_transaction_id must be 1 to 128 characters long".to_string());
+        }
+        if let PostingInputKind::Transfer { source_account_number: s, destination_account_number: d } = &input.kind {
+            if s == d {
+                problems.push("destination_account_number must differ from source_account_number".to_string());
+            }
+        }
+        if !problems.is_empty() {
+            return Err(EngineError::Invalid(problems));
+        }
+        let amount = money::to_scale(input.amount);
+        let fingerprint = fingerprint(&input, amount);
+        let key = (service.data.client_id, input.source_transaction_id.clone());
+        // A replay is answered before any rule is judged again: the original stands.
+        if let Some(outcome) = self.replay_if_known(&key, fingerprint).await? {
+            return Ok(outcome);
+        }
+        if !service.data.is_active {
+            return Err(EngineError::Refused("Client service is not active".into()));
+        }
+        let (min, max) = (service.data.minimum_transaction_amount.0, service.data.maximum_transaction_amount.0);
+        if amount < min || amount > max {
+            return Err(EngineError::Refused(format!(
+                "transaction_amount must be between {} and {} for this client service",
+                money::format_money(min),
+                money::format_money(max)
+            )));
+        }
+        let fee = fee_for(&service.data, amount);
+        let client_id = service.data.client_id;
+        let (kind, wallet_legs) = match &input.kind {
+            PostingInputKind::Credit { account_number } => (PostingKind::Credit, vec![self.wallet_for_posting(caller, account_number, &service)?]),
+            PostingInputKind::Debit { account_number } => (PostingKind::Debit, vec![self.wallet_for_posting(caller, account_number, &service)?]),
+            PostingInputKind::Transfer { source_account_number, destination_account_number } => {
+                let s = self.wallet_for_posting(caller, source_account_number, &service)?;
+                let d = self.wallet_for_posting(caller, destination_account_number, &service)?;
+                if s.data.currency != d.data.currency {
+                    return Err(EngineError::Refused("Both accounts of a transfer must have the same currency".into()));
+                }
+                (PostingKind::Transfer, vec![s, d])
+            }
+        };
+        if fee > amount || (kind == PostingKind::Credit && fee == amount) {
+            return Err(EngineError::Refused("The transaction fee must be less than the transaction amount".into()));
+        }
+        let currency = wallet_legs[0].data.currency;
+        let commission = if fee.is_zero() { None } else { Some(self.system_account(client_id, currency, AccountRole::Commission).await?) };
+        let leg = |account_id: u64, delta: Decimal, role: LegRole, other_party: u64| LegRecord { account_id, delta: Money(delta), role, other_party };
+        let mut legs = match kind {
+            PostingKind::Credit => {
+                let settlement = self.system_account(client_id, currency, AccountRole::Settlement).await?;
+                let w = wallet_legs[0].account_id;
+                vec![leg(settlement, -amount, LegRole::Source, w), leg(w, amount - fee, LegRole::Destination, settlement)]
+            }
+            PostingKind::Debit => {
+                let settlement = self.system_account(client_id, currency, AccountRole::Settlement).await?;
+                let w = wallet_legs[0].account_id;
+                vec![leg(w, -(amount + fee), LegRole::Source, settlement), leg(settlement, amount, LegRole::Destination, w)]
+            }
+            _ => {
+                let (s, d) = (wallet_legs[0].account_id, wallet_legs[1].account_id);
+                vec![leg(s, -(amount + fee), LegRole::Source, d), leg(d, amount, LegRole::Destination, s)]
+            }
+        };
+        if let Some(c) = commission {
+            let payer = wallet_legs[0].account_id;
+            legs.push(leg(c, fee, LegRole::Fee, payer));
+        }
+        let record = PostingRecord {
+            kind,
+            client_id,
+            service_id: service.service_id,
+            currency,
+            first_txn_id: 0,
+            posted_at_ms: 0,
+            amount: Money(amount),
+            legs,
+            transaction_source: input.transaction_source,
+            source_transaction_id: input.source_transaction_id,
+            source_transaction_data: input.source_transaction_data,
+            narration: input.narration,
+            transaction_date_ms: input.transaction_date_ms,
+            fingerprint,
+        };
+        // Claim the key; a request that finds it claimed waits for the first to be decided.
+        let settle = loop {
+            let (tx, rx) = watch::channel(());
+            let existing = match self.inner.state.idempotency.entry(key.clone()) {
+                dashmap::Entry::Vacant(v) => {
+                    v.insert(IdempotencyEntry::InFlight(rx));
+                    break tx;
+                }
+                dashmap::Entry::Occupied(o) => o.get().clone(),
+            };
+            match existing {
+                IdempotencyEntry::InFlight(mut waiter) => {
+                    let _ = tokio::time::timeout(REPLY_TIMEOUT, waiter.changed()).await;
+                    tokio::task::yield_now().await;
+                }
+                IdempotencyEntry::Done { .. } => {
+                    if let Some(outcome) = self.replay_if_known(&key, fingerprint).await? {
+                        return Ok(outcome);
+                    }
+                }
+            }
+        };
+        self.run(record, Some(settle)).await
+    }
+
+    /// The answer of an already-posted request, or 409 if its key was used for another.
+    async fn replay_if_known(&self, key: &(u64, String), fingerprint: u64) -> Result<Option<PostingOutcome>> {
+        let first = match self.inner.state.idempotency.get(key).map(|e| e.clone()) {
+            Some(IdempotencyEntry::Done { fingerprint: f, first_txn_id }) => {
+                if f != fingerprint {
+                    return Err(EngineError::Conflict(
+                        "source_transaction_id was already used for a different transaction".into(),
+                    ));
+                }
+                first_txn_id
+            }
+            _ => return Ok(None),
+        };
+        let mut outcome = self.outcome_of(first).await?;
+        outcome.replayed = true;
+        Ok(Some(outcome))
+    }
+
+    async fn run(&self, record: PostingRecord, settle: Option<watch::Sender<()>>) -> Result<PostingOutcome> {
+        let mut actors = Vec::with_capacity(record.legs.len());
+        for l in &record.legs {
+            actors.push(self.inner.state.accounts.actor(l.account_id)?);
+        }
+        let legs_accounts: Vec<u64> = record.legs.iter().map(|l| l.account_id).collect();
+        let (tx, rx) = oneshot::channel();
+        let i = self.inner.next_coordinator.fetch_add(1, Ordering::Relaxed) % self.inner.coordinators.len();
+        let draft = Box::new(PostingDraft { record, actors, settle });
+        self.inner.coordinators[i]
+            .cast(CoordinatorMsg::Submit { draft, reply: tx })
+            .map_err(|_| EngineError::Unavailable("the ledger is shutting down".into()))?;
+        match await_reply(rx).await? {
+            Ok(committed) => self.outcome_from(committed),
+            Err(PostingFailure::Unavailable(m)) => Err(EngineError::Unavailable(m)),
+            Err(PostingFailure::Refused { leg, refusal }) => {
+                let number = self
+                    .catalog()
+                    .accounts
+                    .get(&legs_accounts[leg])
+                    .map(|m| m.account_number.clone())
+                    .unwrap_or_default();
+                Err(EngineError::Refused(match refusal {
+                    Refusal::InsufficientFunds => format!("Insufficient funds in account {number}"),
+                    Refusal::NotDebitable(s) => format!("Account {number} is {}: only ACTIVE accounts can be debited", s.as_str()),
+                    Refusal::NotCreditable(s) => format!("Account {number} is {}: only ACTIVE or DORMANT accounts can be credited", s.as_str()),
+                }))
+            }
+        }
+    }
+
+    /// Reverses the posting that leg `txn_id` belongs to: its legs negated, fees included, once.
+    pub async fn reverse(&self, caller: &Caller, txn_id: u64) -> Result<PostingOutcome> {
+        let entry = self.tx_entry(caller, txn_id)?;
+        let original = self.read_posting(entry.loc)?;
+        if original.kind.is_reversal() {
+            return Err(EngineError::Refused("A reversal cannot be reversed".into()));
+        }
+        for l in &original.legs {
+            let meta = self.catalog().accounts.get(&l.account_id).map(|m| m.clone());
+            if let Some(pid) = meta.and_then(|m| m.data.profile_id) {
+                if self.catalog().profiles.get(&pid).is_some_and(|p| !p.active) {
+                    return Err(EngineError::Refused("The profile of an account of this transaction is not active".into()));
+                }
+            }
+        }
+        let original_first = original.first_txn_id;
+        match self.inner.state.reversals.entry(original_first) {
+            dashmap::Entry::Occupied(o) => {
+                return Err(EngineError::Conflict(if *o.get() == 0 {
+                    "A reversal of this transaction is in progress".into()
+                } else {
+                    "Transaction already reversed".into()
+                }));
+            }
+            dashmap::Entry::Vacant(v) => {
+                v.insert(0);
+            }
+        }
+        let legs = original
+            .legs
+            .iter()
+            .map(|l| LegRecord {
+                account_id: l.account_id,
+                delta: Money(-l.delta.0),
+                role: match l.role {
+                    LegRole::Source => LegRole::Destination,
+                    LegRole::Destination => LegRole::Source,
+                    LegRole::Fee => LegRole::Fee,
+                },
+                other_party: l.other_party,
+            })
+            .collect();
+        let record = PostingRecord {
+            kind: PostingKind::Reversal { original: original.first_txn_id },
+            first_txn_id: 0,
+            posted_at_ms: 0,
+            legs,
+            transaction_date_ms: None,
+            fingerprint: 0,
+            ..original
+        };
+        let result = self.run(record, None).await;
+        if result.is_err() {
+            // Refused or failed before it was durable: the original may be reversed later.
+            self.inner.state.reversals.remove_if(&original_first, |_, v| *v == 0);
+        }
+        result
+    }
+
+    fn tx_entry(&self, caller: &Caller, txn_id: u64) -> Result<TxEntry> {
+        self.inner
+            .state
+            .txindex
+            .get(txn_id)
+            .filter(|e| Self::visible(caller, e.client_id))
+            .ok_or_else(|| EngineError::NotFound("Transaction not found".into()))
+    }
+
+    fn read_posting(&self, loc: u64) -> Result<PostingRecord> {
+        let (_, payload) = self
+            .inner
+            .reader
+            .read(RecordLoc::from_u64(loc))
+            .map_err(|e| EngineError::Corruption(e.to_string()))?;
+        match codec::decode::<Record>(&payload) {
+            Ok(Record::Posting(p)) => Ok(p),
+            Ok(_) => Err(EngineError::Corruption("transaction index points at a record that is not a posting".into())),
+            Err(e) => Err(EngineError::Corruption(format!("posting record does not decode: {e}"))),
+        }
+    }
+
+    /// Balances right after each leg of a posting, asked of the legs' accounts.
+    async fn balances_of(&self, record: &PostingRecord) -> Result<Vec<(Decimal, Decimal)>> {
+        let mut out = Vec::with_capacity(record.legs.len());
+        for (i, l) in record.legs.iter().enumerate() {
+            let txn = record.first_txn_id + i as u64;
+            let actor = self.inner.state.accounts.actor(l.account_id)?;
+            let (tx, rx) = oneshot::channel();
+            actor
+                .cast(AccountMsg::BalancesAfter { txn_ids: vec![txn], reply: tx })
+                .map_err(|_| EngineError::Internal("account actor stopped".into()))?;
+            let after = await_reply(rx)
+                .await?
+                .first()
+                .copied()
+                .flatten()
+                .ok_or_else(|| EngineError::Internal(format!("leg {txn} missing from its account")))?;
+            out.push((after - l.delta.0, after));
+        }
+        Ok(out)
+    }
+
+    async fn outcome_of(&self, first_txn_id: u64) -> Result<PostingOutcome> {
+        let entry = self.inner.state.txindex.get(first_txn_id).ok_or_else(|| EngineError::Internal("indexed posting missing".into()))?;
+        let record = self.read_posting(entry.loc)?;
+        let balances = self.balances_of(&record).await?;
+        self.outcome_from(CommittedPosting { record, balances })
+    }
+
+    fn leg_view(&self, record: &PostingRecord, i: usize, balances: (Decimal, Decimal)) -> TransactionView {
+        let leg = &record.legs[i];
+        let number = |id: u64| self.catalog().accounts.get(&id).map(|m| m.account_number.clone()).unwrap_or_default();
+        let service_code = self.catalog().services.get(&record.service_id).map(|s| s.data.client_service_code.clone()).unwrap_or_default();
+        TransactionView {
+            transaction_id: record.first_txn_id + i as u64,
+            account_number: number(leg.account_id),
+            client_service_code: service_code,
+            transaction_type: if leg.delta.0.is_sign_negative() { "DEBIT" } else { "CREDIT" },
+            currency: record.currency,
+            amount: leg.delta.0.abs(),
+            previous_balance: balances.0,
+            current_balance: balances.1,
+            other_party_account: number(leg.other_party),
+            transaction_source: record.transaction_source.clone(),
+            source_transaction_id: record.source_transaction_id.clone(),
+            source_transaction_data: record.source_transaction_data.clone(),
+            narration: record.narration.clone(),
+            transaction_date_ms: record.transaction_date_ms.unwrap_or(record.posted_at_ms),
+            posted_at_ms: record.posted_at_ms,
+            role: leg.role,
+            posting_kind: record.kind,
+        }
+    }
+
+    fn outcome_from(&self, c: CommittedPosting) -> Result<PostingOutcome> {
+        let find = |role: LegRole| c.record.legs.iter().position(|l| l.role == role);
+        let (s, d) = match (find(LegRole::Source), find(LegRole::Destination)) {
+            (Some(s), Some(d)) => (s, d),
+            _ => return Err(EngineError::Internal("posting without source or destination leg".into())),
+        };
+        let fee = find(LegRole::Fee).map(|f| self.leg_view(&c.record, f, c.balances[f]));
+        Ok(PostingOutcome {
+            kind: c.record.kind,
+            source: self.leg_view(&c.record, s, c.balances[s]),
+            destination: self.leg_view(&c.record, d, c.balances[d]),
+            fee,
+            replayed: false,
+        })
+    }
+
+    pub async fn get_transaction(&self, caller: &Caller, txn_id: u64) -> Result<TransactionView> {
+        let entry = self.tx_entry(caller, txn_id)?;
+        let record = self.read_posting(entry.loc)?;
+        let i = entry.leg as usize;
+        let after = self.balance_after(record.legs[i].account_id, txn_id).await?;
+        Ok(self.leg_view(&record, i, (after - record.legs[i].delta.0, after)))
+    }
+
+    async fn balance_after(&self, account_id: u64, txn_id: u64) -> Result<Decimal> {
+        let actor = self.inner.state.accounts.actor(account_id)?;
+        let (tx, rx) = oneshot::channel();
+        actor
+            .cast(AccountMsg::BalancesAfter { txn_ids: vec![txn_id], reply: tx })
+            .map_err(|_| EngineError::Internal("account actor stopped".into()))?;
+        await_reply(rx).await?.first().copied().flatten().ok_or_else(|| EngineError::Internal(format!("leg {txn_id} missing from its account")))
+    }
+
+    /// The transaction id range `[from, to]` of postings made between the two times.
+    fn txn_range(&self, start_ms: Option<i64>, end_ms: Option<i64>) -> (u64, u64) {
+        let idx = &self.inner.state.txindex;
+        let from = start_ms.map_or(1, |s| idx.first_at_or_after(s));
+        let to = end_ms.map_or(idx.len(), |e| idx.first_at_or_after(e.saturating_add(1)) - 1);
+        (from, to)
+    }
+
+    /// Legs matching the filter, newest first.
+    pub async fn list_transactions(&self, caller: &Caller, filter: TransactionFilter, page: PageRequest) -> Result<Page<TransactionView>> {
+        let client_filter = match &filter.client_code {
+            Some(code) => Some(self.client_for(caller, code)?.client_id),
+            None => caller.client_id.filter(|_| !caller.is_admin()),
+        };
+        let (from, to) = self.txn_range(filter.start_ms, filter.end_ms);
+        let idx = &self.inner.state.txindex;
+        let wanted_type = filter.transaction_type.map(|t| t == "CREDIT");
+        let mut ids: Vec<u64> = if let Some(number) = &filter.account_number {
+            let meta = self.account_for(caller, number)?;
+            if client_filter.is_some_and(|c| c != meta.data.client_id) {
+                Vec::new()
+            } else {
+                let actor = self.inner.state.accounts.actor(meta.account_id)?;
+                let (tx, rx) = oneshot::channel();
+                actor.cast(AccountMsg::History { from, to, reply: tx }).map_err(|_| EngineError::Internal("account actor stopped".into()))?;
+                let (history, _) = await_reply(rx).await?;
+                history.iter().map(|h| h.txn_id).rev().collect()
+            }
+        } else if let Some(sti) = &filter.source_transaction_id {
+            let mut firsts: Vec<u64> = self
+                .inner
+                .state
+                .idempotency
+                .iter()
+                .filter(|e| e.key().1 == *sti && client_filter.is_none_or(|c| c == e.key().0))
+                .filter_map(|e| match e.value() {
+                    IdempotencyEntry::Done { first_txn_id, .. } => Some(*first_txn_id),
+                    _ => None,
+                })
+                .collect();
+            let reversals: Vec<u64> = firsts.iter().filter_map(|f| self.inner.state.reversals.get(f).map(|r| *r).filter(|r| *r != 0)).collect();
+            firsts.extend(reversals);
+            let mut ids = Vec::new();
+            for first in firsts {
+                let mut t = first;
+                while let Some(e) = idx.get(t) {
+                    if t != first && e.leg == 0 {
+                        break;
+                    }
+                    if Self::visible(caller, e.client_id) && (from..=to).contains(&t) {
+                        ids.push(t);
+                    }
+                    t += 1;
+                }
+            }
+            ids.sort_unstable_by(|a, b| b.cmp(a));
+            ids
+        } else {
+            (from..=to).rev().filter(|t| idx.get(*t).is_some_and(|e| client_filter.is_none_or(|c| c == e.client_id))).collect()
+        };
+        if let Some(credit) = wanted_type {
+            ids.retain(|t| idx.get(*t).is_some_and(|e| e.is_credit == credit));
+        }
+        let total = ids.len() as u64;
+        let credits = ids.iter().filter(|t| idx.get(**t).is_some_and(|e| e.is_credit)).count() as u64;
+        let mut records = Vec::new();
+        for t in paginate(ids, page) {
+            records.push(self.get_transaction(caller, t).await?);
+        }
+        Ok(Page {
+            page: page.page,
+            total_count: total,
+            statistics: vec![("Total Transactions".into(), total), ("Credits".into(), credits), ("Debits".into(), total - credits)],
+            records,
+        })
+    }
+
+    /// Opening balance, every leg in the period with its running balance, closing balance.
+    pub async fn statement(&self, caller: &Caller, number: &str, start_ms: i64, end_ms: i64) -> Result<Statement> {
+        if start_ms > end_ms {
+            return Err(EngineError::invalid("start_date must not be after end_date"));
+        }
+        let meta = self.account_for(caller, number)?;
+        let account = self.details(meta.clone()).await?;
+        let (from, to) = self.txn_range(Some(start_ms), Some(end_ms));
+        let actor = self.inner.state.accounts.actor(meta.account_id)?;
+        let (tx, rx) = oneshot::channel();
+        actor.cast(AccountMsg::History { from, to, reply: tx }).map_err(|_| EngineError::Internal("account actor stopped".into()))?;
+        let (history, _) = await_reply(rx).await?;
+        if history.is_empty() {
+            return Err(EngineError::NotFound("No transactions within period".into()));
+        }
+        let mut rows = Vec::with_capacity(history.len());
+        for h in &history {
+            let e = self.inner.state.txindex.get(h.txn_id).ok_or_else(|| EngineError::Internal("indexed leg missing".into()))?;
+            let record = self.read_posting(e.loc)?;
+            let i = e.leg as usize;
+            let after = h.balance_after.0;
+            rows.push(self.leg_view(&record, i, (after - record.legs[i].delta.0, after)));
+        }
+        let opening = rows.first().map(|r| r.previous_balance).unwrap_or_default();
+        let closing = rows.last().map(|r| r.current_balance).unwrap_or_default();
+        Ok(Statement { account, start_ms, end_ms, opening_balance: opening, closing_balance: closing, rows })
+    }
+
+    // ---- partner apps and their wallets -------------------------------------------------
+
+    pub async fn create_app(&self, caller: &Caller, input: AppInput) -> Result<(Arc<App>, Arc<Client>)> {
+        Self::require_admin(caller)?;
+        let mut problems = Vec::new();
+        if input.app_id.trim().is_empty() || input.app_id.len() > 64 {
+            problems.push("appId must be 1 to 64 characters long".to_string());
+        }
+        if input.app_prefix.len() != 3 || !input.app_prefix.bytes().all(|b| b.is_ascii_uppercase()) {
+            problems.push("appPrefix must be 3 uppercase letters".to_string());
+        }
+        let currency = Currency::parse(input.currency.as_deref().unwrap_or("KES"));
+        if currency.is_none() {
+            problems.push("currency must be a valid ISO 4217 currency code".to_string());
+        }
+        if !problems.is_empty() {
+            return Err(EngineError::Invalid(problems));
+        }
+        let client = self.client_for(caller, &input.client_code)?;
+        let record = NewApp {
+            app_id: input.app_id,
+            app_prefix: input.app_prefix,
+            client_id: client.client_id,
+            currency: currency.expect("checked above"),
+            created_at_ms: now_ms(),
+        };
+        match self.append(Record::CreateApp(record)).await? {
+            Applied::App(a) => Ok((a, client)),
+            _ => Err(EngineError::Internal("unexpected apply result".into())),
+        }
+    }
+
+    fn app_for(&self, caller: &Caller, app_id: &str) -> Result<Arc<App>> {
+        self.catalog()
+            .apps
+            .get(app_id)
+            .map(|a| a.clone())
+            .filter(|a| Self::visible(caller, a.data.client_id))
+            .ok_or_else(|| EngineError::NotFound("App not found".into()))
+    }
+
+    async fn facade_view(&self, app: &App, meta: &AccountMeta) -> Result<FacadeWalletView> {
+        let live = self.live_view(meta.account_id).await?;
+        let f = meta.data.facade.clone().ok_or_else(|| EngineError::NotFound("Wallet not found".into()))?;
+        Ok(FacadeWalletView {
+            account_number: meta.account_number.clone(),
+            app_prefix: app.data.app_prefix.clone(),
+            tuku_till_number: f.tuku_till_number,
+            wallet_number: f.wallet_number,
+            name: meta.data.account_name.clone(),
+            description: meta.data.status_description.clone(),
+            current_balance: live.balance,
+            status: live.status,
+            verified: f.verified,
+            user_id: f.user_id,
+        })
+    }
+
+    pub async fn facade_create(&self, caller: &Caller, input: FacadeWalletInput) -> Result<FacadeWalletView> {
+        let app = self.app_for(caller, &input.app_id)?;
+        let mut problems = Vec::new();
+        let number = match input.wallet_number {
+            None => {
+                let digits = input.tuku_till_number.strip_prefix('+').unwrap_or(&input.tuku_till_number);
+                if digits.len() < 7 || digits.len() > 15 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                    problems.push("tukuTillNumber must be a phone number of 7 to 15 digits".to_string());
+                }
+                format!("{}{}", app.data.app_prefix, digits)
+            }
+            Some(n) => {
+                let t = &input.tuku_till_number;
+                if t.is_empty() || t.len() > 20 || !t.bytes().all(|b| b.is_ascii_digit()) {
+                    problems.push("tukuTillNumber must be digits for an organisation wallet".to_string());
+                }
+                if n == 0 {
+                    problems.push("walletNumber must be a positive integer".to_string());
+                }
+                format!("{}{}{}", app.data.app_prefix, t, n)
+            }
+        };
+        if input.name.trim().is_empty() {
+            problems.push("name should not be empty".to_string());
+        }
+        if input.user_id.trim().is_empty() {
+            problems.push("userId should not be empty".to_string());
+        }
+        if !problems.is_empty() {
+            return Err(EngineError::Invalid(problems));
+        }
+        if self.catalog().account_numbers.contains_key(&number) {
+            return Err(EngineError::Conflict("Wallet already exists".into()));
+        }
+        let record = NewAccount {
+            client_id: app.data.client_id,
+            profile_id: None,
+            account_type_code: "CURRENT_ACCOUNT".into(),
+            account_name: input.name,
+            currency: app.data.currency,
+            minimum_balance: Money(Decimal::new(0, money::SCALE)),
+            can_overdraw: false,
+            status: if input.verified { AccountStatus::Active } else { AccountStatus::PreActive },
+            status_description: input.description,
+            role: AccountRole::Wallet,
+            number: Some(number),
+            facade: Some(FacadeWallet {
+                app_id: app.data.app_id.clone(),
+                user_id: input.user_id,
+                tuku_till_number: input.tuku_till_number,
+                wallet_number: input.wallet_number,
+                verified: input.verified,
+            }),
+            created_at_ms: now_ms(),
+        };
+        match self.append(Record::CreateAccount(record)).await? {
+            Applied::Account(meta) => self.facade_view(&app, &meta).await,
+            _ => Err(EngineError::Internal("unexpected apply result".into())),
+        }
+    }
+
+    pub async fn facade_list(&self, caller: &Caller, app_id: &str, user_id: &str) -> Result<Vec<FacadeWalletView>> {
+        let app = self.app_for(caller, app_id)?;
+        let mut metas: Vec<Arc<AccountMeta>> = self
+            .catalog()
+            .accounts
+            .iter()
+            .filter(|a| a.data.facade.as_ref().is_some_and(|f| f.app_id == app.data.app_id && f.user_id == user_id))
+            .map(|a| a.clone())
+            .collect();
+        metas.sort_by_key(|m| m.account_id);
+        let mut out = Vec::new();
+        for m in metas {
+            out.push(self.facade_view(&app, &m).await?);
+        }
+        Ok(out)
+    }
+
+    fn facade_wallet(&self, app: &App, number: &str) -> Result<Arc<AccountMeta>> {
+        self.catalog()
+            .account_by_number(number)
+            .filter(|m| m.data.facade.as_ref().is_some_and(|f| f.app_id == app.data.app_id))
+            .ok_or_else(|| EngineError::NotFound("Wallet not found".into()))
+    }
+
+    pub async fn facade_update(&self, caller: &Caller, input: FacadeUpdateInput) -> Result<FacadeWalletView> {
+        let app = self.app_for(caller, &input.app_id)?;
+        let meta = self.facade_wallet(&app, &input.account_number)?;
+        if input.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
+            return Err(EngineError::invalid("name should not be empty"));
+        }
+        let update = AccountUpdate {
+            account_id: meta.account_id,
+            account_name: input.name,
+            description: input.description,
+            verified: input.verified,
+            at_ms: now_ms(),
+        };
+        let meta = match self.append(Record::UpdateAccount(update)).await? {
+            Applied::Account(m) => m,
+            _ => return Err(EngineError::Internal("unexpected apply result".into())),
+        };
+        if input.verified == Some(true) && self.live_view(meta.account_id).await?.status == AccountStatus::PreActive {
+            self.change_status(&meta, AccountStatus::Active).await?;
+        }
+        self.facade_view(&app, &meta).await
+    }
+
+    /// Deleting closes the wallet (zero balance only) and keeps its history.
+    pub async fn facade_delete(&self, caller: &Caller, app_id: &str, number: &str) -> Result<FacadeWalletView> {
+        let app = self.app_for(caller, app_id)?;
+        let meta = self.facade_wallet(&app, number)?;
+        if self.live_view(meta.account_id).await?.status != AccountStatus::Closed {
+            self.change_status(&meta, AccountStatus::Closed).await?;
+        }
+        self.facade_view(&app, &meta).await
+    }
+
+    pub fn app(&self, caller: &Caller, app_id: &str) -> Result<Arc<App>> {
+        self.app_for(caller, app_id)
+    }
+}
+
+fn paginate<T>(items: Vec<T>, page: PageRequest) -> Vec<T> {
+    let skip = (page.page.saturating_sub(1)).saturating_mul(page.limit) as usize;
+    items.into_iter().skip(skip).take(page.limit as usize).collect()
+}
+
+fn fingerprint(input: &PostingInput, amount: Decimal) -> u64 {
+    let (tag, a, b) = match &input.kind {
+        PostingInputKind::Credit { account_number } => (0u8, account_number.as_str(), ""),
+        PostingInputKind::Debit { account_number } => (1, account_number.as_str(), ""),
+        PostingInputKind::Transfer { source_account_number, destination_account_number } => {
+            (2, source_account_number.as_str(), destination_account_number.as_str())
+        }
+    };
+    let canonical = (
+        tag,
+        a,
+        b,
+        input.client_service_code.as_str(),
+        Money(amount),
+        input.transaction_source.as_str(),
+        input.source_transaction_data.as_deref(),
+        input.narration.as_deref(),
+        input.transaction_date_ms,
+    );
+    codec::encode_to_vec(&canonical).map(|bytes| fnv1a(&bytes)).unwrap_or(0)
+}
+
+static DUMMY_HASH: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| hash_password_blocking("dummy password for timing").unwrap_or_default());
+
+fn hash_password_blocking(password: &str) -> Result<String> {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>())
+        .map_err(|e| EngineError::Internal(format!("password salt: {e}")))?;
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| EngineError::Internal(format!("password hashing: {e}")))
+}
+
+async fn hash_password(password: String) -> Result<String> {
+    tokio::task::spawn_blocking(move || hash_password_blocking(&password))
+        .await
+        .map_err(|e| EngineError::Internal(format!("password hashing: {e}")))?
+}
+
+fn verify_password(password: &str, hash: &str) -> bool {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    PasswordHash::new(hash).is_ok_and(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+}

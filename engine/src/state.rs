@@ -1,0 +1,416 @@
+//! The ledger's in-memory state and the one deterministic way to change it: applying records
+//! in log order. Replay applies to passive account states directly; live, the WAL writer
+//! applies the same bookkeeping and sends the legs to the account actors.
+
+use crate::account::{AccountActor, AccountMsg, AccountState};
+use crate::catalog::{AccountMeta, Applied, Catalog, CatalogImage, CounterValues};
+use crate::codec::Money;
+use crate::error::{EngineError, Result};
+use crate::record::{PostingKind, PostingRecord, Record};
+use bincode::{Decode, Encode};
+use dashmap::DashMap;
+use ractor::ActorRef;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use tokio::sync::watch;
+
+/// Where leg `txn_id` lives: the record's WAL location and enough to filter without reading it.
+#[derive(Clone, Copy, Debug, Encode, Decode, PartialEq, Eq)]
+pub struct TxEntry {
+    /// `walletd_wal::RecordLoc::to_u64()` of the posting record.
+    pub loc: u64,
+    pub account_id: u64,
+    pub client_id: u64,
+    pub posted_at_ms: i64,
+    /// Index of the leg in its posting; the posting's first id is `txn_id - leg`.
+    pub leg: u8,
+    /// True when the leg adds money to its account (a CREDIT).
+    pub is_credit: bool,
+}
+
+/// Transaction ids are dense and given in log order, so leg `id` is entry `id - 1` of an
+/// append-only vector: O(1) lookups, lock-free reads, one writer (the WAL writer thread).
+#[derive(Default)]
+pub struct TxIndex {
+    entries: boxcar::Vec<TxEntry>,
+}
+
+impl TxIndex {
+    pub fn push(&self, e: TxEntry) {
+        self.entries.push(e);
+    }
+    pub fn get(&self, txn_id: u64) -> Option<TxEntry> {
+        if txn_id == 0 {
+            return None;
+        }
+        self.entries.get((txn_id - 1) as usize).copied()
+    }
+    /// Number of legs recorded, which is also the last transaction id.
+    pub fn len(&self) -> u64 {
+        self.entries.count() as u64
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// First transaction id posted at or after `ms` (posting times never go back in log order).
+    pub fn first_at_or_after(&self, ms: i64) -> u64 {
+        let (mut lo, mut hi) = (0u64, self.len());
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            match self.entries.get(mid as usize) {
+                Some(e) if e.posted_at_ms < ms => lo = mid + 1,
+                _ => hi = mid,
+            }
+        }
+        lo + 1
+    }
+}
+
+/// The state of one idempotency key (`source_transaction_id` within a client).
+#[derive(Clone, Debug)]
+pub enum IdempotencyEntry {
+    /// A posting with this key is under way; the receiver wakes when it is decided.
+    InFlight(watch::Receiver<()>),
+    Done { fingerprint: u64, first_txn_id: u64 },
+}
+
+/// A wallet in the directory: active (an actor owns its state) or passive (plain data).
+/// Activation happens at most once, under the slot's own lock; there is no global lock.
+pub struct AccountSlot {
+    actor: OnceLock<ActorRef<AccountMsg>>,
+    passive: Mutex<Option<AccountState>>,
+}
+
+impl AccountSlot {
+    fn new(state: AccountState) -> Self {
+        AccountSlot { actor: OnceLock::new(), passive: Mutex::new(Some(state)) }
+    }
+}
+
+#[derive(Default)]
+pub struct Directory {
+    slots: DashMap<u64, Arc<AccountSlot>>,
+}
+
+impl Directory {
+    pub fn insert(&self, state: AccountState) {
+        self.slots.insert(state.account_id, Arc::new(AccountSlot::new(state)));
+    }
+
+    fn slot(&self, account_id: u64) -> Option<Arc<AccountSlot>> {
+        self.slots.get(&account_id).map(|s| s.clone())
+    }
+
+    /// The account's actor, spawning it from its passive state on first use. Must run inside
+    /// a Tokio runtime.
+    pub fn actor(&self, account_id: u64) -> Result<ActorRef<AccountMsg>> {
+        let slot = self.slot(account_id).ok_or_else(|| EngineError::NotFound("Account not found".into()))?;
+        if let Some(a) = slot.actor.get() {
+            return Ok(a.clone());
+        }
+        let mut passive = slot.passive.lock().map_err(|_| EngineError::Internal("account slot poisoned".into()))?;
+        if let Some(a) = slot.actor.get() {
+            return Ok(a.clone());
+        }
+        let state = passive.take().ok_or_else(|| EngineError::Internal("account state missing".into()))?;
+        let (actor, _) = ractor::ActorRuntime::<AccountActor>::spawn_instant(None, AccountActor, state)
+            .map_err(|e| EngineError::Internal(format!("account actor did not start: {e}")))?;
+        let _ = slot.actor.set(actor.clone());
+        Ok(actor)
+    }
+
+    /// The live view of an account without activating it: read from the passive state, or
+    /// the actor to ask.
+    pub fn peek(&self, account_id: u64) -> Result<std::result::Result<crate::account::AccountView, ActorRef<AccountMsg>>> {
+        let slot = self.slot(account_id).ok_or_else(|| EngineError::NotFound("Account not found".into()))?;
+        if let Some(a) = slot.actor.get() {
+            return Ok(Err(a.clone()));
+        }
+        let passive = slot.passive.lock().map_err(|_| EngineError::Internal("account slot poisoned".into()))?;
+        match (&*passive, slot.actor.get()) {
+            (Some(s), _) => Ok(Ok(crate::account::AccountView {
+                balance: s.balance.0,
+                status: s.status,
+                updated_at_ms: s.updated_at_ms,
+            })),
+            (None, Some(a)) => Ok(Err(a.clone())),
+            (None, None) => Err(EngineError::Internal("account state missing".into())),
+        }
+    }
+
+    /// Runs `f` on a passive account (replay only: nothing is active then).
+    pub fn with_passive<R>(&self, account_id: u64, f: impl FnOnce(&mut AccountState) -> R) -> Result<R> {
+        let slot = self.slot(account_id).ok_or_else(|| EngineError::Internal(format!("account {account_id} missing")))?;
+        let mut passive = slot.passive.lock().map_err(|_| EngineError::Internal("account slot poisoned".into()))?;
+        passive.as_mut().map(f).ok_or_else(|| EngineError::Internal("account active during replay".into()))
+    }
+
+    /// For a snapshot cut, on the WAL writer thread: each account's state at this point of the
+    /// log. Passive states are copied now; active ones are sent a Marker now, which their
+    /// actors answer after every commit already sent (the writer is the only sender of
+    /// commits, and mailboxes are FIFO per sender), so the answer is the state at the cut.
+    pub fn cut(&self, max_account_id: u64) -> Vec<CutPart> {
+        let marker = |a: &ActorRef<AccountMsg>| {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let _ = a.cast(AccountMsg::Marker { reply: tx });
+            CutPart::Active(rx)
+        };
+        let mut parts = Vec::new();
+        for entry in self.slots.iter() {
+            if *entry.key() > max_account_id {
+                continue;
+            }
+            let slot = entry.value();
+            if let Some(a) = slot.actor.get() {
+                parts.push(marker(a));
+                continue;
+            }
+            let passive = match slot.passive.lock() {
+                Ok(p) => p,
+                Err(_) => continue,
+            };
+            match (&*passive, slot.actor.get()) {
+                (Some(s), _) => parts.push(CutPart::Passive(s.clone())),
+                (None, Some(a)) => parts.push(marker(a)),
+                (None, None) => {}
+            }
+        }
+        parts
+    }
+
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Stops every account actor (shutdown).
+    pub fn stop_all(&self) {
+        for s in self.slots.iter() {
+            if let Some(a) = s.actor.get() {
+                a.stop(None);
+            }
+        }
+    }
+}
+
+pub enum CutPart {
+    Passive(AccountState),
+    /// The answer to the Marker sent at the cut.
+    Active(tokio::sync::oneshot::Receiver<AccountState>),
+}
+
+/// Everything in memory.
+pub struct LedgerState {
+    pub catalog: Catalog,
+    pub accounts: Directory,
+    pub txindex: TxIndex,
+    pub idempotency: DashMap<(u64, String), IdempotencyEntry>,
+    /// Original posting's first txn id -> the reversal's first txn id (0 while under way).
+    pub reversals: DashMap<u64, u64>,
+    /// Last transaction id given (only the WAL writer thread moves it).
+    pub last_txn_id: AtomicU64,
+    /// Posting time of the last posting: posting times never go back in log order.
+    pub last_posted_at_ms: AtomicI64,
+    /// Last WAL seq applied.
+    pub last_seq: AtomicU64,
+}
+
+impl Default for LedgerState {
+    fn default() -> Self {
+        LedgerState {
+            catalog: Catalog::default(),
+            accounts: Directory::default(),
+            txindex: TxIndex::default(),
+            idempotency: DashMap::new(),
+            reversals: DashMap::new(),
+            last_txn_id: AtomicU64::new(0),
+            last_posted_at_ms: AtomicI64::new(0),
+            last_seq: AtomicU64::new(0),
+        }
+    }
+}
+
+impl LedgerState {
+    /// Applies a catalog record (and, for a new wallet, puts its state in the directory).
+    pub fn apply_catalog(&self, record: &Record) -> Result<Applied> {
+        let applied = self.catalog.apply(record)?;
+        if let (Record::CreateAccount(a), Applied::Account(meta)) = (record, &applied) {
+            if self.accounts.slot(meta.account_id).is_none() {
+                self.accounts.insert(new_account_state(meta, a.created_at_ms));
+            }
+        }
+        Ok(applied)
+    }
+
+    /// The bookkeeping of a durable posting, shared by live apply and replay: index its legs,
+    /// settle its idempotency key and, for a reversal, mark the original reversed.
+    pub fn record_posting(&self, loc: u64, p: &PostingRecord) {
+        for (i, leg) in p.legs.iter().enumerate() {
+            self.txindex.push(TxEntry {
+                loc,
+                account_id: leg.account_id,
+                client_id: p.client_id,
+                posted_at_ms: p.posted_at_ms,
+                leg: i as u8,
+                is_credit: leg.delta.0.is_sign_positive(),
+            });
+        }
+        self.last_txn_id.store(p.first_txn_id + p.legs.len() as u64 - 1, Ordering::Release);
+        self.last_posted_at_ms.store(p.posted_at_ms, Ordering::Release);
+        match p.kind {
+            PostingKind::Reversal { original } => {
+                self.reversals.insert(original, p.first_txn_id);
+            }
+            _ => {
+                self.idempotency.insert(
+                    (p.client_id, p.source_transaction_id.clone()),
+                    IdempotencyEntry::Done { fingerprint: p.fingerprint, first_txn_id: p.first_txn_id },
+                );
+            }
+        }
+    }
+
+    /// Replay of one record during recovery: the same rules as live, applied to passive states.
+    pub fn replay(&self, seq: u64, loc: u64, record: &Record) -> Result<()> {
+        match record {
+            Record::Posting(p) => {
+                self.record_posting(loc, p);
+                for (i, leg) in p.legs.iter().enumerate() {
+                    self.accounts.with_passive(leg.account_id, |s| s.apply_leg(p.first_txn_id + i as u64, leg.delta.0))?;
+                }
+            }
+            Record::SetAccountStatus { account_id, status, at_ms } => {
+                self.accounts.with_passive(*account_id, |s| s.apply_status(*status, *at_ms))?;
+            }
+            other => {
+                // A record refused live (a unique key taken) is refused again here, identically.
+                let _ = self.apply_catalog(other);
+            }
+        }
+        self.last_seq.store(seq, Ordering::Release);
+        Ok(())
+    }
+}
+
+pub fn new_account_state(meta: &AccountMeta, at_ms: i64) -> AccountState {
+    AccountState {
+        account_id: meta.account_id,
+        balance: Money::default(),
+        status: meta.data.status,
+        minimum_balance: meta.data.minimum_balance,
+        can_overdraw: meta.data.can_overdraw,
+        updated_at_ms: at_ms,
+        history: Vec::new(),
+    }
+}
+
+/// A snapshot's content: the state as of WAL record `seq` (history stays in the WAL; the
+/// per-account leg index and the transaction index are kept so old legs can be found there).
+#[derive(Debug, Encode, Decode)]
+pub struct StateImage {
+    pub seq: u64,
+    pub last_txn_id: u64,
+    pub last_posted_at_ms: i64,
+    pub catalog: CatalogImage,
+    pub accounts: Vec<AccountState>,
+    pub txindex: Vec<TxEntry>,
+    /// (client id, source_transaction_id, fingerprint, first txn id)
+    pub idempotency: Vec<(u64, String, u64, u64)>,
+    /// (original first txn id, reversal first txn id)
+    pub reversals: Vec<(u64, u64)>,
+}
+
+/// What the WAL writer captures at a snapshot cut; the rest is gathered in the background.
+pub struct Cut {
+    pub seq: u64,
+    pub last_txn_id: u64,
+    pub last_posted_at_ms: i64,
+    pub counters: CounterValues,
+    pub accounts: Vec<CutPart>,
+}
+
+impl LedgerState {
+    /// Takes the cut: must run on the WAL writer thread, right after record `seq` was applied.
+    pub fn cut(&self, seq: u64) -> Cut {
+        let counters = self.catalog.counters.values();
+        Cut {
+            seq,
+            last_txn_id: self.last_txn_id.load(Ordering::Acquire),
+            last_posted_at_ms: self.last_posted_at_ms.load(Ordering::Acquire),
+            counters,
+            accounts: self.accounts.cut(counters.account),
+        }
+    }
+
+    /// Builds the snapshot image from a cut (in the background; postings go on meanwhile).
+    /// Objects created after the cut are left out by their ids; everything else that may have
+    /// changed since is either exact (accounts, via markers) or set again by replay.
+    pub async fn image(&self, cut: Cut) -> Result<StateImage> {
+        let mut accounts = Vec::with_capacity(cut.accounts.len());
+        for part in cut.accounts {
+            match part {
+                CutPart::Passive(s) => accounts.push(s),
+                CutPart::Active(rx) => {
+                    accounts.push(rx.await.map_err(|_| EngineError::Internal("account actor gone".into()))?);
+                }
+            }
+        }
+        accounts.sort_by_key(|a| a.account_id);
+        let txindex = (1..=cut.last_txn_id).filter_map(|id| self.txindex.get(id)).collect::<Vec<_>>();
+        let mut idempotency: Vec<(u64, String, u64, u64)> = self
+            .idempotency
+            .iter()
+            .filter_map(|e| match e.value() {
+                IdempotencyEntry::Done { fingerprint, first_txn_id } if *first_txn_id <= cut.last_txn_id => {
+                    Some((e.key().0, e.key().1.clone(), *fingerprint, *first_txn_id))
+                }
+                _ => None,
+            })
+            .collect();
+        idempotency.sort_by_key(|e| e.3);
+        let mut reversals: Vec<(u64, u64)> = self
+            .reversals
+            .iter()
+            .filter(|e| *e.value() != 0 && *e.value() <= cut.last_txn_id)
+            .map(|e| (*e.key(), *e.value()))
+            .collect();
+        reversals.sort_unstable();
+        Ok(StateImage {
+            seq: cut.seq,
+            last_txn_id: cut.last_txn_id,
+            last_posted_at_ms: cut.last_posted_at_ms,
+            catalog: self.catalog.image(&cut.counters),
+            accounts,
+            txindex,
+            idempotency,
+            reversals,
+        })
+    }
+
+    /// State from a snapshot image (all accounts passive).
+    pub fn from_image(image: StateImage) -> LedgerState {
+        let state = LedgerState {
+            catalog: Catalog::from_image(image.catalog),
+            last_txn_id: AtomicU64::new(image.last_txn_id),
+            last_posted_at_ms: AtomicI64::new(image.last_posted_at_ms),
+            last_seq: AtomicU64::new(image.seq),
+            ..LedgerState::default()
+        };
+        for a in image.accounts {
+            state.accounts.insert(a);
+        }
+        for e in image.txindex {
+            state.txindex.push(e);
+        }
+        for (client, key, fingerprint, first_txn_id) in image.idempotency {
+            state.idempotency.insert((client, key), IdempotencyEntry::Done { fingerprint, first_txn_id });
+        }
+        for (orig, rev) in image.reversals {
+            state.reversals.insert(orig, rev);
+        }
+        state
+    }
+}

@@ -1,0 +1,210 @@
+//! The real `walletd`, killed with SIGKILL at random moments while concurrent transfers run,
+//! restarted on the same data directory each time: every acknowledged posting is present
+//! exactly once with the balances it was acknowledged with, and the ledger's total is zero.
+
+use rand::{Rng, SeedableRng};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use walletd_tests::{ADMIN_PASSWORD, Server};
+
+struct Api {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Api {
+    async fn login(base: &str) -> Api {
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap();
+        let mut tries = 0;
+        loop {
+            let r = http
+                .post(format!("{base}/api/v1/auth/login"))
+                .json(&json!({"username": "admin", "password": ADMIN_PASSWORD}))
+                .send()
+                .await;
+            if let Ok(r) = r {
+                if r.status() == 200 {
+                    let body: Value = r.json().await.unwrap();
+                    let token = body["access_token"].as_str().unwrap().to_owned();
+                    return Api { http, base: base.to_owned(), token };
+                }
+            }
+            tries += 1;
+            assert!(tries < 200, "login never succeeded");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> reqwest::Result<(u16, Value)> {
+        let mut req = self.http.request(method, format!("{}{}", self.base, path)).bearer_auth(&self.token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await?;
+        let status = r.status().as_u16();
+        let body = r.json().await.unwrap_or(Value::Null);
+        Ok((status, body))
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.call(reqwest::Method::POST, path, Some(body)).await.expect("request")
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        self.call(reqwest::Method::GET, path, None).await.expect("request")
+    }
+}
+
+/// (source txn id, destination txn id, source leg body, destination leg body)
+type Acked = HashMap<String, (String, Value, Value)>;
+
+async fn total_of_all_balances(api: &Api) -> rust_decimal::Decimal {
+    let mut total = rust_decimal::Decimal::ZERO;
+    let mut page = 1;
+    loop {
+        let (s, body) = api.get(&format!("/api/v1/accounts?page={page}&limit=100")).await;
+        assert_eq!(s, 200, "{body}");
+        let records = body["records"].as_array().unwrap().clone();
+        for r in &records {
+            total += r["current_balance"].as_str().unwrap().parse::<rust_decimal::Decimal>().unwrap();
+        }
+        if records.len() < 100 {
+            return total;
+        }
+        page += 1;
+    }
+}
+
+async fn check_acked(api: &Api, acked: &Acked) {
+    for (sti, (_, src, dst)) in acked {
+        let (s, body) = api.get(&format!("/api/v1/transactions?source_transaction_id={sti}&limit=100")).await;
+        assert_eq!(s, 200, "{body}");
+        let records = body["records"].as_array().unwrap();
+        assert_eq!(records.len(), 2, "acknowledged {sti} must be present exactly once: {body}");
+        for leg in [src, dst] {
+            let id = leg["transaction_id"].as_str().unwrap();
+            let (s, got) = api.get(&format!("/api/v1/transactions/{id}")).await;
+            assert_eq!(s, 200, "{got}");
+            for field in ["account", "transaction_amount", "previous_balance", "current_balance", "transaction_type"] {
+                assert_eq!(got[field], leg[field], "{sti} leg {id}: {field} changed across the crash");
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigkill_at_random_moments_loses_no_acknowledged_posting() {
+    let seed: u64 = std::env::var("WALLETD_KILL_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(rand::random);
+    let cycles: usize = std::env::var("WALLETD_KILL_CYCLES").ok().and_then(|s| s.parse().ok()).unwrap_or(20);
+    eprintln!("kill test seed={seed} (replay with WALLETD_KILL_SEED={seed})");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let dir = tempfile::tempdir().unwrap();
+    // Small snapshot interval so recoveries go through snapshot + suffix too.
+    let args = ["--snapshot-every-records", "150"];
+    let server = Server::start_with(dir.path(), &args).unwrap();
+    let api = Api::login(&server.base).await;
+    let (s, client) = api
+        .post(
+            "/api/v1/clients",
+            json!({"client_name": "Crash Co", "client_email": "c@x.io", "client_phone_number": "254700000000",
+                   "contact_person_name": "C", "contact_person_email": "c@x.io", "contact_person_msisdn": "254700000000",
+                   "business_pin": "P1", "country": "Kenya", "is_active": 1}),
+        )
+        .await;
+    assert_eq!(s, 201, "{client}");
+    let code = client["client_code"].as_str().unwrap().to_owned();
+    let (s, svc) = api
+        .post(
+            "/api/v1/client-services",
+            json!({"client_code": code, "client_service_name": "Transfers", "service_code": "CUSTOM_SERVICE",
+                   "has_transaction_fee": false, "minimum_transaction_amount": 0.01, "maximum_transaction_amount": 100000, "is_active": 1}),
+        )
+        .await;
+    assert_eq!(s, 201, "{svc}");
+    let svc = svc["client_service_code"].as_str().unwrap().to_owned();
+    let mut wallets = Vec::new();
+    for i in 0..8 {
+        let (s, w) = api
+            .post(
+                "/api/v1/accounts",
+                json!({"client_code": code, "account_type_code": "CURRENT_ACCOUNT", "account_name": format!("W{i}"),
+                       "currency": "KES", "minimum_balance": 0, "can_overdraw": false, "status": "ACTIVE"}),
+            )
+            .await;
+        assert_eq!(s, 201, "{w}");
+        let n = w["account_number"].as_str().unwrap().to_owned();
+        let (s, b) = api
+            .post(
+                "/api/v1/transactions?command=CREDIT",
+                json!({"account_number": n, "client_service_code": svc, "transaction_source": "EXTERNAL",
+                       "transaction_amount": "10000", "source_transaction_id": format!("fund-{i}")}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        wallets.push(n);
+    }
+    let mut server = Some(server);
+    let mut all_acked: Acked = HashMap::new();
+    for cycle in 0..cycles {
+        let srv = match server.take() {
+            Some(s) => s,
+            None => Server::start_with(dir.path(), &args).unwrap(),
+        };
+        let api = Arc::new(Api::login(&srv.base).await);
+        // What survived the previous kill must still be there, exactly.
+        check_acked(&api, &all_acked).await;
+        assert_eq!(total_of_all_balances(&api).await, rust_decimal::Decimal::ZERO, "cycle {cycle}: total");
+        let acked: Arc<Mutex<Acked>> = Arc::default();
+        let mut tasks = Vec::new();
+        for t in 0..8 {
+            let (api, acked, wallets, svc) = (api.clone(), acked.clone(), wallets.clone(), svc.clone());
+            let mut trng = rand::rngs::StdRng::seed_from_u64(seed ^ ((cycle * 64 + t) as u64));
+            tasks.push(tokio::spawn(async move {
+                for i in 0.. {
+                    let a = trng.random_range(0..wallets.len());
+                    let b = (a + trng.random_range(1..wallets.len())) % wallets.len();
+                    let sti = format!("k{cycle}-{t}-{i}");
+                    let body = json!({"source_account_number": wallets[a], "destination_account_number": wallets[b],
+                        "client_service_code": svc, "transaction_amount": format!("{}.{:02}", trng.random_range(0..50), trng.random_range(1..100)),
+                        "source_transaction_id": sti, "transaction_source": "INTERNAL"});
+                    match api.call(reqwest::Method::POST, "/api/v1/account-transfers", Some(body)).await {
+                        Ok((200, r)) => {
+                            let src = r["source_transaction"].clone();
+                            let dst = r["destination_transaction"].clone();
+                            acked.lock().unwrap().insert(sti, (String::new(), src, dst));
+                        }
+                        Ok((422, _)) => {}
+                        Ok((status, r)) => panic!("unexpected {status}: {r}"),
+                        Err(_) => return, // the server died
+                    }
+                }
+            }));
+        }
+        let wait = rng.random_range(50..400);
+        tokio::time::sleep(Duration::from_millis(wait)).await;
+        srv.kill();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let acked = acked.lock().unwrap().clone();
+        eprintln!("cycle {cycle}: killed after {wait} ms with {} acknowledged transfers", acked.len());
+        all_acked.extend(acked);
+    }
+    let srv = Server::start_with(dir.path(), &args).unwrap();
+    let api = Api::login(&srv.base).await;
+    check_acked(&api, &all_acked).await;
+    assert_eq!(total_of_all_balances(&api).await, rust_decimal::Decimal::ZERO);
+    assert!(!all_acked.is_empty(), "the test acknowledged no transfer at all");
+}
+
+#[test]
+fn a_second_walletd_on_the_same_data_directory_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let _first = Server::start(dir.path()).unwrap();
+    let second = Server::start(dir.path());
+    let err = second.err().expect("the second walletd must not start");
+    assert!(err.contains("already"), "clear message expected, got: {err}");
+}
