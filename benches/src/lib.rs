@@ -1,1 +1,109 @@
-//! placeholder
+//! Shared set-up for walletd's benchmarks: a ledger on a real data directory (durable:
+//! every posting fsynced) with one client, a fee-free service and N funded wallets.
+
+use rust_decimal::Decimal;
+use walletd_engine::record::{AccountStatus, Role};
+use walletd_engine::views::*;
+use walletd_engine::{Ledger, LedgerConfig, SnapshotPolicy};
+
+pub fn admin() -> Caller {
+    Caller { username: "admin".into(), role: Role::Admin, client_id: None }
+}
+
+pub struct BenchWorld {
+    pub ledger: Ledger,
+    pub service: String,
+    pub wallets: Vec<String>,
+}
+
+/// Opens a ledger in `dir` with `wallets` wallets, each credited with `funds`.
+pub async fn world(dir: &std::path::Path, wallets: usize, funds: Decimal) -> BenchWorld {
+    let mut config = LedgerConfig::new(dir);
+    config.snapshot = SnapshotPolicy { every_records: 0, every: None };
+    let (ledger, _) = Ledger::open(config).await.expect("open ledger");
+    let a = admin();
+    let client = ledger
+        .create_client(&a, ClientInput { client_name: "Bench".into(), is_active: true, ..Default::default() })
+        .await
+        .expect("client");
+    let code = client.data.client_code.clone();
+    let (svc, _) = ledger
+        .create_service(
+            &a,
+            ServiceInput {
+                client_code: code.clone(),
+                client_service_name: "Bench".into(),
+                service_code: "CUSTOM_SERVICE".into(),
+                has_transaction_fee: false,
+                transaction_fee_type: None,
+                transaction_fee: Decimal::ZERO,
+                fee_tiers: vec![],
+                minimum_transaction_amount: Decimal::new(1, 4),
+                maximum_transaction_amount: Decimal::new(1_000_000_000, 0),
+                is_active: true,
+            },
+        )
+        .await
+        .expect("service");
+    let service = svc.data.client_service_code.clone();
+    let mut numbers = Vec::with_capacity(wallets);
+    for i in 0..wallets {
+        let acc = ledger
+            .create_account(
+                &a,
+                AccountInput {
+                    owner: AccountOwner::ClientCode(code.clone()),
+                    account_type_code: "CURRENT_ACCOUNT".into(),
+                    account_name: format!("W{i}"),
+                    currency: "KES".into(),
+                    minimum_balance: Decimal::ZERO,
+                    can_overdraw: false,
+                    status: AccountStatus::Active,
+                    status_description: None,
+                },
+            )
+            .await
+            .expect("wallet");
+        numbers.push(acc.meta.account_number.clone());
+    }
+    let mut fund = tokio::task::JoinSet::new();
+    for (i, n) in numbers.iter().enumerate() {
+        let (ledger, service, n) = (ledger.clone(), service.clone(), n.clone());
+        fund.spawn(async move {
+            ledger.post(&admin(), posting(PostingInputKind::Credit { account_number: n }, &service, funds, format!("fund-{i}"))).await
+        });
+    }
+    while let Some(r) = fund.join_next().await {
+        r.expect("task").expect("funding credit");
+    }
+    BenchWorld { ledger, service, wallets: numbers }
+}
+
+pub fn posting(kind: PostingInputKind, service: &str, amount: Decimal, key: String) -> PostingInput {
+    PostingInput {
+        kind,
+        client_service_code: service.to_owned(),
+        amount,
+        transaction_source: "INTERNAL".into(),
+        source_transaction_id: key,
+        source_transaction_data: None,
+        narration: None,
+        transaction_date_ms: None,
+    }
+}
+
+/// A tiny deterministic generator (benchmarks must not depend on thread_rng).
+pub struct SplitMix(pub u64);
+
+impl SplitMix {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}

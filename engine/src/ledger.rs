@@ -1456,3 +1456,15 @@ fn verify_password(password: &str, hash: &str) -> bool {
     use argon2::password_hash::{PasswordHash, PasswordVerifier};
     PasswordHash::new(hash).is_ok_and(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
 }
+
+/// Operator command (walletd not running): moves WAL segments wholly covered by the newest
+/// valid snapshot into `wal/archive/`, where reads still find them. Nothing is deleted.
+pub fn archive_wal(config: &LedgerConfig) -> Result<Vec<PathBuf>> {
+    let store = SnapshotStore::new(config.storage.clone(), config.snapshot_dir(), config.keep_snapshots);
+    let loaded = store.load_latest().map_err(|e| EngineError::Corruption(format!("snapshot: {e}")))?;
+    let Some(snapshot) = loaded else {
+        return Ok(Vec::new());
+    };
+    walletd_wal::archive_sealed(config.storage.clone(), &config.wal_config(), snapshot.seq + 1)
+        .map_err(|e| EngineError::Internal(format!("archive: {e}")))
+}

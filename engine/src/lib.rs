@@ -24,5 +24,5 @@ pub mod state;
 pub mod views;
 
 pub use error::{EngineError, Result};
-pub use ledger::{Ledger, LedgerConfig, RecoveryReport};
+pub use ledger::{Ledger, LedgerConfig, RecoveryReport, archive_wal};
 pub use snapshot::SnapshotPolicy;

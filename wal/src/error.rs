@@ -12,7 +12,7 @@ pub enum WalError {
     /// so recovery refuses to go on rather than silently skip it.
     #[error("WAL corruption in {} at byte offset {offset}: {reason}", file.display())]
     Corruption { file: PathBuf, offset: u64, reason: String },
-    /// The `apply` callback of [`crate::recover`] rejected a record.
+    /// The `apply` callback of [`crate::recover()`] rejected a record.
     #[error("applying WAL record {seq} failed: {message}")]
     Apply { seq: u64, message: String },
     /// A storage operation failed.

@@ -2,7 +2,7 @@
 //!
 //! - [`WalWriter`] appends with group commit (one thread, one append and one fdatasync per
 //!   batch) and stops for good on the first I/O error (fail-stop);
-//! - [`recover`] replays the log and tells a torn tail (cut) from corruption (refused);
+//! - [`recover()`] replays the log and tells a torn tail (cut) from corruption (refused);
 //! - [`WalReader`] reads single records by [`RecordLoc`]; [`archive_sealed`] moves old segments
 //!   aside;
 //! - all I/O goes through [`Storage`]; [`sim::SimStorage`] simulates power loss for tests.

@@ -26,6 +26,10 @@ pub trait Sequencer: Send + 'static {
     /// Called for every entry that will never be durable because the log failed (fail-stop)
     /// or shut down. Also for an entry whose payload exceeds [`MAX_PAYLOAD`]
     /// ([`WalError::RecordTooLarge`]); its seq is then given to the next entry.
+    ///
+    /// "Never acknowledged" is not "absent": bytes whose fdatasync failed may still have
+    /// reached the disk, or be read back from the page cache by a restart without power loss,
+    /// and recovery replays any valid record it finds.
     fn failed(&mut self, entry: Self::Entry, error: &WalError);
     /// Called after each durable batch (records in it); default does nothing.
     fn batch_done(&mut self, _records: usize) {}
@@ -108,9 +112,13 @@ impl<E: Send + 'static> WalWriter<E> {
             stats: stats.clone(),
             shared: shared.clone(),
         };
+        let guard = PanicGuard(shared.clone());
         let handle = thread::Builder::new()
             .name("wal-writer".into())
-            .spawn(move || writer.run(rx))
+            .spawn(move || {
+                writer.run(rx);
+                drop(guard);
+            })
             .map_err(|source| WalError::Io {
                 op: "spawn",
                 path: "wal-writer".into(),
@@ -173,6 +181,15 @@ impl<E: Send + 'static> WalWriter<E> {
                 tracing::error!("WAL writer thread panicked");
             }
         }
+    }
+}
+
+impl<E> std::fmt::Debug for WalWriter<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WalWriter")
+            .field("failed", &self.shared.failed.load(Ordering::Acquire))
+            .field("stats", &self.stats)
+            .finish()
     }
 }
 
@@ -267,6 +284,23 @@ fn create_segment(
 
 fn segment_numbers_exhausted() -> WalError {
     WalError::State("segment numbers exhausted".into())
+}
+
+/// Marks the writer failed if its thread unwinds (a panicking `Sequencer`): `append` then
+/// refuses at once. Entries in flight are dropped without callbacks, as the sequencer that
+/// would receive them just panicked.
+struct PanicGuard<E>(Arc<Shared<E>>);
+
+impl<E> Drop for PanicGuard<E> {
+    fn drop(&mut self) {
+        if thread::panicking() {
+            tracing::error!("WAL writer thread panicked: the log stops");
+            *self.0.failure.lock().unwrap_or_else(PoisonError::into_inner) =
+                Some("the WAL writer thread panicked".into());
+            self.0.failed.store(true, Ordering::Release);
+            self.0.close();
+        }
+    }
 }
 
 /// An entry encoded into the batch, waiting for its sync.
@@ -644,6 +678,51 @@ mod tests {
         .err()
         .unwrap();
         assert!(matches!(err, WalError::State(_)), "{err}");
+    }
+
+    #[test]
+    fn continues_in_a_new_segment_if_the_newest_was_archived() {
+        let sim = SimStorage::new();
+        let config = WalConfig::new("/w");
+        let (w, _) = start(&sim, &config);
+        append(&w, b"a").recv().unwrap();
+        drop(w);
+        sim.create_dir_all(&config.archive_dir()).unwrap();
+        sim.rename(&config.segment_path(1), &config.archived_segment_path(1))
+            .unwrap();
+        let (w, _) = start(&sim, &config);
+        assert_eq!(
+            append(&w, b"b").recv().unwrap(),
+            Outcome::Durable(2, RecordLoc { segment: 2, offset: 28 })
+        );
+        drop(w);
+        let (r, got) = collect(&sim, &config, 1).unwrap();
+        assert_eq!((r.next_seq, got.len(), r.last_segment), (3, 2, 2));
+    }
+
+    #[test]
+    fn panicking_sequencer_marks_the_writer_failed() {
+        struct Boom;
+        impl Sequencer for Boom {
+            type Entry = u8;
+            fn encode(&mut self, _: u64, _: &mut u8, _: &mut Vec<u8>) {
+                panic!("encode exploded");
+            }
+            fn durable(&mut self, _: u64, _: RecordLoc, _: u8) {}
+            fn failed(&mut self, _: u8, _: &WalError) {}
+        }
+        let sim = SimStorage::new();
+        let config = WalConfig::new("/w");
+        let w = WalWriter::start(Arc::new(sim), config, &Recovered::default(), Boom).unwrap();
+        w.append(1).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !w.is_failed() {
+            assert!(std::time::Instant::now() < deadline);
+            thread::yield_now();
+        }
+        assert_eq!(w.append(2), Err(2));
+        assert!(w.failure().unwrap().contains("panicked"));
+        w.shutdown();
     }
 
     #[test]

@@ -74,9 +74,19 @@ fn run_until_failure(fault: Fault, segment_bytes: u64) -> Run {
             }
         }
     }
+    // If the fault has not struck yet (few large batches), keep appending until it does.
+    let mut extra = 0u8;
+    while !writer.is_failed() {
+        extra += 1;
+        assert!(extra < 100, "the fault never struck");
+        match append_and_wait(&writer, vec![9, extra, 0xAB, 0xCD, 0xEF]) {
+            Outcome::Durable(seq, _) => durable_seqs.push(seq),
+            Outcome::Failed(_) => failed += 1,
+        }
+    }
     assert_eq!(
         durable_seqs.len() + failed + refused,
-        120,
+        120 + usize::from(extra),
         "every entry has one outcome"
     );
     assert!(writer.is_failed());

@@ -1,0 +1,314 @@
+//! Postings and their tracking: `POST /api/v1/transactions?command=CREDIT|DEBIT`,
+//! `POST /api/v1/account-transfers`, `POST /api/v1/transactions/{transaction_id}?command=REVERSE`,
+//! `GET /api/v1/transactions` (filters) and `GET /api/v1/transactions/{transaction_id}`.
+//!
+//! Postings answer 200 the first time and on every idempotent replay, with the same body; a
+//! replay adds `Idempotent-Replayed: true`.
+
+use super::{ListResponse, money, timestamp};
+use crate::auth::AuthUser;
+use crate::error::{ApiError, ErrorBody};
+use crate::json::{DayBound, Fields, JsonBody, Params, PathParam, QueryMap, page_request};
+use axum::Json;
+use axum::http::HeaderValue;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+use walletd_engine::views::{PostingInput, PostingInputKind, PostingOutcome, TransactionFilter, TransactionView};
+
+/// The header a replayed posting's answer carries.
+pub const REPLAYED_HEADER: &str = "idempotent-replayed";
+
+/// One leg, as the documents show a transaction.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TransactionJson {
+    pub transaction_id: String,
+    /// The account number of this leg.
+    pub account: String,
+    /// The client service code.
+    pub client_service: String,
+    /// CREDIT or DEBIT: the direction of this leg.
+    pub transaction_type: &'static str,
+    pub currency: String,
+    /// This leg's amount (a credit of 100 with a fee of 4 answers 96.0000).
+    pub transaction_amount: String,
+    pub previous_balance: String,
+    pub current_balance: String,
+    pub other_party_account: String,
+    /// Always `N/A`.
+    pub other_party_transaction_hash: &'static str,
+    pub transaction_source: String,
+    pub source_transaction_id: String,
+    /// As the request gave it.
+    #[schema(value_type = Object)]
+    pub source_transaction_data: Value,
+    pub transaction_narration: Option<String>,
+    pub transaction_date: String,
+}
+
+impl TransactionJson {
+    pub fn of(t: &TransactionView) -> Self {
+        TransactionJson {
+            transaction_id: t.transaction_id.to_string(),
+            account: t.account_number.clone(),
+            client_service: t.client_service_code.clone(),
+            transaction_type: t.transaction_type,
+            currency: t.currency.to_string(),
+            transaction_amount: money(t.amount),
+            previous_balance: money(t.previous_balance),
+            current_balance: money(t.current_balance),
+            other_party_account: t.other_party_account.clone(),
+            other_party_transaction_hash: "N/A",
+            transaction_source: t.transaction_source.clone(),
+            source_transaction_id: t.source_transaction_id.clone(),
+            source_transaction_data: stored_json(t.source_transaction_data.as_deref()),
+            transaction_narration: t.narration.clone(),
+            transaction_date: timestamp(t.transaction_date_ms),
+        }
+    }
+}
+
+/// The stored JSON text back as JSON (numbers keep their exact text).
+fn stored_json(text: Option<&str>) -> Value {
+    match text {
+        None => Value::Null,
+        Some(t) => serde_json::from_str(t).unwrap_or_else(|_| Value::String(t.to_owned())),
+    }
+}
+
+/// A transfer or reversal: its legs by role.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PostingJson {
+    pub source_transaction: TransactionJson,
+    pub destination_transaction: TransactionJson,
+    /// Present when the posting carried a fee (on the client's commission account).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fee_transaction: Option<TransactionJson>,
+}
+
+impl PostingJson {
+    pub fn of(o: &PostingOutcome) -> Self {
+        PostingJson {
+            source_transaction: TransactionJson::of(&o.source),
+            destination_transaction: TransactionJson::of(&o.destination),
+            fee_transaction: o.fee.as_ref().map(TransactionJson::of),
+        }
+    }
+}
+
+/// `POST /api/v1/transactions?command=CREDIT|DEBIT` body.
+#[derive(Debug, ToSchema)]
+pub struct CreditDebitRequest {
+    pub account_number: String,
+    pub client_service_code: String,
+    /// Recorded as given (e.g. EXTERNAL, INTERNAL).
+    pub transaction_source: String,
+    /// JSON number or decimal string, plain notation, at most 4 decimals, > 0.
+    #[schema(value_type = String)]
+    pub transaction_amount: String,
+    /// Idempotency key, unique per client.
+    pub source_transaction_id: String,
+    #[schema(value_type = Option<Object>)]
+    pub source_transaction_data: Option<Value>,
+    pub transaction_narration: Option<String>,
+    /// ISO 8601; the server's time when absent.
+    pub transaction_date: Option<String>,
+}
+
+/// `POST /api/v1/account-transfers` body.
+#[derive(Debug, ToSchema)]
+pub struct TransferRequest {
+    pub source_account_number: String,
+    pub destination_account_number: String,
+    pub client_service_code: String,
+    pub transaction_source: String,
+    #[schema(value_type = String)]
+    pub transaction_amount: String,
+    pub source_transaction_id: String,
+    #[schema(value_type = Option<Object>)]
+    pub source_transaction_data: Option<Value>,
+    pub transaction_narration: Option<String>,
+    pub transaction_date: Option<String>,
+}
+
+/// The fields every posting request shares; `kind` is filled in by the caller.
+fn posting_input(f: &mut Fields<'_>, kind: PostingInputKind) -> PostingInput {
+    PostingInput {
+        kind,
+        client_service_code: f.required_str("client_service_code"),
+        amount: f.amount("transaction_amount"),
+        transaction_source: f.required_str("transaction_source"),
+        source_transaction_id: f.required_text("source_transaction_id"),
+        // Kept as canonical JSON text (keys sorted, no spaces), so that a replay of the same
+        // data compares equal whatever its formatting.
+        source_transaction_data: f
+            .optional_object("source_transaction_data")
+            .map(|m| Value::Object(m.clone()).to_string()),
+        narration: f.optional_str("transaction_narration"),
+        transaction_date_ms: f.date("transaction_date", DayBound::Start, false),
+    }
+}
+
+fn answer<T: Serialize>(body: T, replayed: bool) -> Response {
+    let mut response = Json(body).into_response();
+    if replayed {
+        response.headers_mut().insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
+    }
+    response
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/transactions",
+    tag = "transactions",
+    request_body = CreditDebitRequest,
+    security(("bearer" = [])),
+    params(("command" = String, Query, description = "CREDIT or DEBIT")),
+    responses(
+        (status = 200, description = "The wallet's leg (also on an idempotent replay, with Idempotent-Replayed: true)", body = TransactionJson),
+        (status = 400, description = "Invalid request", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "Account or client service not found", body = ErrorBody),
+        (status = 409, description = "source_transaction_id reused with another payload", body = ErrorBody),
+        (status = 422, description = "Refused by the ledger's rules (funds, wallet state, limits)", body = ErrorBody),
+    )
+)]
+pub async fn credit_or_debit(auth: AuthUser, QueryMap(query): QueryMap, JsonBody(body): JsonBody) -> Result<Response, ApiError> {
+    let mut q = Fields::new(&query);
+    let command = q.one_of("command", &["CREDIT", "DEBIT"], true);
+    let mut f = Fields::new(&body);
+    let account_number = f.required_text("account_number");
+    let kind = if command == Some("DEBIT") {
+        PostingInputKind::Debit { account_number }
+    } else {
+        PostingInputKind::Credit { account_number }
+    };
+    let input = posting_input(&mut f, kind);
+    q.absorb(f);
+    q.finish()?;
+    let outcome = auth.ledger.post(&auth.caller, input).await?;
+    Ok(answer(TransactionJson::of(outcome.wallet_leg()), outcome.replayed))
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/account-transfers",
+    tag = "transactions",
+    request_body = TransferRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The transfer's legs (also on an idempotent replay)", body = PostingJson),
+        (status = 400, description = "Invalid request", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "Account or client service not found", body = ErrorBody),
+        (status = 409, description = "source_transaction_id reused with another payload", body = ErrorBody),
+        (status = 422, description = "Refused by the ledger's rules", body = ErrorBody),
+    )
+)]
+pub async fn transfer(auth: AuthUser, JsonBody(body): JsonBody) -> Result<Response, ApiError> {
+    let mut f = Fields::new(&body);
+    let kind = PostingInputKind::Transfer {
+        source_account_number: f.required_text("source_account_number"),
+        destination_account_number: f.required_text("destination_account_number"),
+    };
+    let input = posting_input(&mut f, kind);
+    f.finish()?;
+    let outcome = auth.ledger.post(&auth.caller, input).await?;
+    Ok(answer(PostingJson::of(&outcome), outcome.replayed))
+}
+
+/// Transaction ids are decimal integers; anything else names no transaction.
+fn transaction_id(text: &str) -> Result<u64, ApiError> {
+    text.parse::<u64>().map_err(|_| ApiError::NotFound("Transaction not found".into()))
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/transactions/{transaction_id}",
+    tag = "transactions",
+    security(("bearer" = [])),
+    params(
+        ("transaction_id" = String, Path, description = "Any leg of the posting to reverse"),
+        ("command" = String, Query, description = "REVERSE"),
+    ),
+    responses(
+        (status = 200, description = "The reversal's legs", body = PostingJson),
+        (status = 400, description = "Bad command", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "Transaction not found", body = ErrorBody),
+        (status = 409, description = "Already reversed", body = ErrorBody),
+        (status = 422, description = "Refused by the ledger's rules", body = ErrorBody),
+    )
+)]
+pub async fn reverse(
+    auth: AuthUser,
+    PathParam(id): PathParam<String>,
+    QueryMap(query): QueryMap,
+) -> Result<Json<PostingJson>, ApiError> {
+    let mut q = Fields::new(&query);
+    q.one_of("command", &["REVERSE"], true);
+    q.finish()?;
+    let outcome = auth.ledger.reverse(&auth.caller, transaction_id(&id)?).await?;
+    Ok(Json(PostingJson::of(&outcome)))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/transactions/{transaction_id}",
+    tag = "transactions",
+    security(("bearer" = [])),
+    params(("transaction_id" = String, Path, description = "The leg's transaction id")),
+    responses(
+        (status = 200, description = "One leg", body = TransactionJson),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "Transaction not found", body = ErrorBody),
+    )
+)]
+pub async fn get(auth: AuthUser, PathParam(id): PathParam<String>) -> Result<Json<TransactionJson>, ApiError> {
+    let leg = auth.ledger.get_transaction(&auth.caller, transaction_id(&id)?).await?;
+    Ok(Json(TransactionJson::of(&leg)))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/transactions",
+    tag = "transactions",
+    security(("bearer" = [])),
+    params(
+        ("account_number" = Option<String>, Query, description = "Legs of this wallet"),
+        ("start_date" = Option<String>, Query, description = "Posted at or after (ISO 8601; a date alone is its start)"),
+        ("end_date" = Option<String>, Query, description = "Posted at or before (inclusive; a date alone is its end)"),
+        ("transaction_type" = Option<String>, Query, description = "CREDIT or DEBIT"),
+        ("source_transaction_id" = Option<String>, Query, description = "The legs of one posting (and of its reversal)"),
+        ("client_code" = Option<String>, Query, description = "ADMIN: one client's transactions"),
+        ("page" = Option<u64>, Query, description = "Page, from 1"),
+        ("limit" = Option<u64>, Query, description = "Records per page, at most 100"),
+    ),
+    responses(
+        (status = 200, description = "Matching legs, newest first", body = ListResponse<TransactionJson>),
+        (status = 400, description = "Bad filter, page or limit", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "Account or client not found", body = ErrorBody),
+    )
+)]
+pub async fn list(auth: AuthUser, Params(params): Params) -> Result<Json<ListResponse<TransactionJson>>, ApiError> {
+    let mut f = Fields::new(&params);
+    let filter = TransactionFilter {
+        account_number: f.optional_str("account_number"),
+        start_ms: f.date("start_date", DayBound::Start, false),
+        end_ms: f.date("end_date", DayBound::End, false),
+        transaction_type: f.one_of("transaction_type", &["CREDIT", "DEBIT"], false),
+        source_transaction_id: f.optional_str("source_transaction_id"),
+        client_code: f.optional_str("client_code"),
+    };
+    if let (Some(s), Some(e)) = (filter.start_ms, filter.end_ms) {
+        if s > e {
+            f.problem("start_date must not be after end_date");
+        }
+    }
+    f.finish()?;
+    let page = page_request(&params)?;
+    let legs = auth.ledger.list_transactions(&auth.caller, filter, page).await?;
+    Ok(Json(ListResponse::from_page(legs, |t| TransactionJson::of(&t))))
+}
