@@ -216,17 +216,17 @@ impl Catalog {
                 Ok(Applied::AccountType(ty))
             }
             Record::CreateAccount(a) => {
-                if a.role != AccountRole::Wallet {
-                    if let Some(id) = self.system_accounts.get(&(a.client_id, a.currency, a.role)) {
-                        // Two postings raced to create it: the first record wins, both use it.
-                        let meta = self.accounts.get(&*id).map(|m| m.clone());
-                        return meta.map(Applied::Account).ok_or_else(|| EngineError::Internal("system account lost".into()));
-                    }
+                if a.role != AccountRole::Wallet
+                    && let Some(id) = self.system_accounts.get(&(a.client_id, a.currency, a.role))
+                {
+                    // Two postings raced to create it: the first record wins, both use it.
+                    let meta = self.accounts.get(&*id).map(|m| m.clone());
+                    return meta.map(Applied::Account).ok_or_else(|| EngineError::Internal("system account lost".into()));
                 }
-                if let Some(number) = &a.number {
-                    if self.account_numbers.contains_key(number) {
-                        return Err(EngineError::Conflict("Wallet already exists".into()));
-                    }
+                if let Some(number) = &a.number
+                    && self.account_numbers.contains_key(number)
+                {
+                    return Err(EngineError::Conflict("Wallet already exists".into()));
                 }
                 let account_id = next(&self.counters.account);
                 let number = match &a.number {

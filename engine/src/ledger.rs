@@ -346,7 +346,7 @@ impl Ledger {
         }
     }
 
-    pub fn list_users(&self, caller: &Caller, page: PageRequest) -> Result<Page<(Arc<User>, Option<Arc<Client>>)>> {
+    pub fn list_users(&self, caller: &Caller, page: PageRequest) -> Result<Page<UserWithClient>> {
         Self::require_admin(caller)?;
         let mut users: Vec<Arc<User>> = self.catalog().users.iter().map(|u| u.clone()).collect();
         users.sort_by_key(|u| u.user_id);
@@ -774,10 +774,10 @@ impl Ledger {
         if meta.data.client_id != service.data.client_id {
             return Err(EngineError::Refused(format!("Account {number} does not belong to the client of the client service")));
         }
-        if let Some(pid) = meta.data.profile_id {
-            if self.catalog().profiles.get(&pid).is_some_and(|p| !p.active) {
-                return Err(EngineError::Refused(format!("The profile of account {number} is not active")));
-            }
+        if let Some(pid) = meta.data.profile_id
+            && self.catalog().profiles.get(&pid).is_some_and(|p| !p.active)
+        {
+            return Err(EngineError::Refused(format!("The profile of account {number} is not active")));
         }
         Ok(meta)
     }
@@ -797,10 +797,10 @@ impl Ledger {
         if input.source_transaction_id.trim().is_empty() || input.source_transaction_id.len() > 128 {
             problems.push("source_transaction_id must be 1 to 128 characters long".to_string());
         }
-        if let PostingInputKind::Transfer { source_account_number: s, destination_account_number: d } = &input.kind {
-            if s == d {
-                problems.push("destination_account_number must differ from source_account_number".to_string());
-            }
+        if let PostingInputKind::Transfer { source_account_number: s, destination_account_number: d } = &input.kind
+            && s == d
+        {
+            problems.push("destination_account_number must differ from source_account_number".to_string());
         }
         if !problems.is_empty() {
             return Err(EngineError::Invalid(problems));
@@ -962,10 +962,10 @@ impl Ledger {
         }
         for l in &original.legs {
             let meta = self.catalog().accounts.get(&l.account_id).map(|m| m.clone());
-            if let Some(pid) = meta.and_then(|m| m.data.profile_id) {
-                if self.catalog().profiles.get(&pid).is_some_and(|p| !p.active) {
-                    return Err(EngineError::Refused("The profile of an account of this transaction is not active".into()));
-                }
+            if let Some(pid) = meta.and_then(|m| m.data.profile_id)
+                && self.catalog().profiles.get(&pid).is_some_and(|p| !p.active)
+            {
+                return Err(EngineError::Refused("The profile of an account of this transaction is not active".into()));
             }
         }
         let original_first = original.first_txn_id;
@@ -1405,6 +1405,9 @@ impl Ledger {
         self.app_for(caller, app_id)
     }
 }
+
+/// A user and the client it is bound to (none for ADMIN users).
+pub type UserWithClient = (Arc<User>, Option<Arc<Client>>);
 
 fn paginate<T>(items: Vec<T>, page: PageRequest) -> Vec<T> {
     let skip = (page.page.saturating_sub(1)).saturating_mul(page.limit) as usize;

@@ -53,15 +53,14 @@ impl Sequencer for LedgerSequencer {
     type Entry = WalEntry;
 
     fn encode(&mut self, _seq: u64, entry: &mut WalEntry, out: &mut Vec<u8>) {
+        if let WalEntry::Posting { record: Record::Posting(p), .. } = entry {
+            p.first_txn_id = self.next_txn_id;
+            self.next_txn_id += p.legs.len() as u64;
+            // Posting times never go back in log order, so a date range is a txn id range.
+            self.last_posted_at_ms = self.last_posted_at_ms.max(now_ms());
+            p.posted_at_ms = self.last_posted_at_ms;
+        }
         let result = match entry {
-            WalEntry::Posting { record: Record::Posting(p), .. } => {
-                p.first_txn_id = self.next_txn_id;
-                self.next_txn_id += p.legs.len() as u64;
-                // Posting times never go back in log order, so a date range is a txn id range.
-                self.last_posted_at_ms = self.last_posted_at_ms.max(now_ms());
-                p.posted_at_ms = self.last_posted_at_ms;
-                codec::encode_into(&*entry_record(entry), out)
-            }
             WalEntry::Catalog { record, .. } | WalEntry::Posting { record, .. } => codec::encode_into(record, out),
             WalEntry::Status { account_id, status, at_ms, .. } => {
                 codec::encode_into(&Record::SetAccountStatus { account_id: *account_id, status: *status, at_ms: *at_ms }, out)
@@ -118,16 +117,4 @@ impl Sequencer for LedgerSequencer {
             s.after_batch(&self.state, records);
         }
     }
-}
-
-fn entry_record(entry: &WalEntry) -> &Record {
-    match entry {
-        WalEntry::Catalog { record, .. } | WalEntry::Posting { record, .. } => record,
-        WalEntry::Status { .. } => unreachable_record(),
-    }
-}
-
-fn unreachable_record() -> &'static Record {
-    static NONE: std::sync::OnceLock<Record> = std::sync::OnceLock::new();
-    NONE.get_or_init(|| Record::DeleteUser { username: String::new() })
 }

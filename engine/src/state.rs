@@ -237,10 +237,10 @@ impl LedgerState {
     /// Applies a catalog record (and, for a new wallet, puts its state in the directory).
     pub fn apply_catalog(&self, record: &Record) -> Result<Applied> {
         let applied = self.catalog.apply(record)?;
-        if let (Record::CreateAccount(a), Applied::Account(meta)) = (record, &applied) {
-            if self.accounts.slot(meta.account_id).is_none() {
-                self.accounts.insert(new_account_state(meta, a.created_at_ms));
-            }
+        if let (Record::CreateAccount(a), Applied::Account(meta)) = (record, &applied)
+            && self.accounts.slot(meta.account_id).is_none()
+        {
+            self.accounts.insert(new_account_state(meta, a.created_at_ms));
         }
         Ok(applied)
     }

@@ -53,6 +53,10 @@ enum Expect {
     Invalid,
 }
 
+/// A posting that succeeded: its legs, the first transaction id the engine gave it, and
+/// whether it is a reversal.
+type Applied = (Vec<(Acct, Decimal)>, u64, bool);
+
 struct Model {
     bal: HashMap<Acct, Decimal>,
     limits: HashMap<Acct, (Decimal, bool)>,
@@ -60,7 +64,7 @@ struct Model {
     /// key -> (request, legs, first txn id)
     keys: HashMap<u8, (String, u64)>,
     /// successful postings: legs and the first transaction id the engine gave
-    postings: Vec<(Vec<(Acct, Decimal)>, u64, bool)>,
+    postings: Vec<Applied>,
     reversed: HashSet<u64>,
     fee: Decimal,
 }

@@ -24,7 +24,7 @@ fn main() {
             let (ledger, service, wallets) = (w.ledger.clone(), w.service.clone(), w.wallets.clone());
             let per = postings / submitters;
             tasks.spawn(async move {
-                let mut rng = SplitMix(s as u64 + 1);
+                let mut rng = SplitMix64::new(s as u64 + 1);
                 for i in 0..per {
                     let a = if hot { 0 } else { rng.below(wallets.len()) };
                     let b = (a + 1 + rng.below(wallets.len() - 1)) % wallets.len();
