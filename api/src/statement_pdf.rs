@@ -115,10 +115,12 @@ pub fn render(doc: &StatementDoc) -> Vec<u8> {
         p.media_box(Rect::new(0.0, 0.0, PAGE_WIDTH, PAGE_HEIGHT));
         p.parent(tree_id);
         p.contents(content_id);
-        let mut fonts = p.resources().fonts();
+        let mut resources = p.resources();
+        let mut fonts = resources.fonts();
         fonts.pair(regular, regular_id);
         fonts.pair(bold, bold_id);
         fonts.finish();
+        resources.finish();
         p.finish();
         let data = page_text.content.finish();
         pdf.stream(content_id, &data);

@@ -15,7 +15,7 @@ fn build(doc: &StatementDoc) -> Result<Vec<u8>, XlsxError> {
     let bold = Format::new().set_bold();
     let sheet = workbook.add_worksheet();
     sheet.set_name("Statement")?;
-    sheet.write_string_with_format(0, 0, "Account statement", &bold)?;
+    sheet.write_string(0, 0, "Account statement", &bold)?;
     let block = [
         ("Account number", doc.account_number.as_str()),
         ("Account name", &doc.account_name),
@@ -26,22 +26,22 @@ fn build(doc: &StatementDoc) -> Result<Vec<u8>, XlsxError> {
     ];
     for (i, (label, value)) in block.iter().enumerate() {
         let row = 1 + i as u32;
-        sheet.write_string_with_format(row, 0, *label, &bold)?;
-        sheet.write_string(row, 1, *value)?;
+        sheet.write_string(row, 0, *label, &bold)?;
+        sheet.write_string_only(row, 1, *value)?;
     }
     for (col, title) in StatementDoc::COLUMNS.iter().enumerate() {
-        sheet.write_string_with_format(HEADER_ROW, col as u16, *title, &bold)?;
+        sheet.write_string(HEADER_ROW, col as u16, *title, &bold)?;
     }
     let mut row = HEADER_ROW;
     for r in &doc.rows {
         row += 1;
         for (col, cell) in r.cells().iter().enumerate() {
-            sheet.write_string(row, col as u16, *cell)?;
+            sheet.write_string_only(row, col as u16, *cell)?;
         }
     }
     row += 2;
-    sheet.write_string_with_format(row, 0, "Closing balance", &bold)?;
-    sheet.write_string(row, 1, &doc.closing_balance)?;
+    sheet.write_string(row, 0, "Closing balance", &bold)?;
+    sheet.write_string_only(row, 1, &doc.closing_balance)?;
     for (col, width) in [26.0, 16.0, 8.0, 40.0, 18.0, 18.0, 18.0].into_iter().enumerate() {
         sheet.set_column_width(col as u16, width)?;
     }

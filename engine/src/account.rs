@@ -79,7 +79,8 @@ pub enum Refusal {
 pub struct LegReply {
     pub coordinator: ActorRef<CoordinatorMsg>,
     pub token: u64,
-    pub leg: u8,
+    /// The leg's index among all legs of the unit the coordinator runs.
+    pub leg: u32,
 }
 
 /// A read of an account's live state.

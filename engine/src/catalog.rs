@@ -302,7 +302,7 @@ impl Catalog {
                 self.apps.insert(a.app_id.clone(), app.clone());
                 Ok(Applied::App(app))
             }
-            Record::SetAccountStatus { .. } | Record::Posting(_) => {
+            Record::SetAccountStatus { .. } | Record::Posting(_) | Record::Batch(_) => {
                 Err(EngineError::Internal("not a catalog record".into()))
             }
         }

@@ -1,9 +1,11 @@
 //! `TransferCoordinator`: runs postings through the two-phase protocol without ever waiting
-//! inside a handler. Each posting is a small state machine keyed by a token:
+//! inside a handler. A unit (one posting, or a batch of them) is a small state machine keyed by
+//! a token:
 //!
 //! 1. `Submit`: send `Prepare` to every leg's account actor (each checks and holds funds).
-//! 2. `Prepared` from every leg: if any refused, `Abort` the others and answer the refusal;
-//!    otherwise append the posting to the WAL.
+//! 2. `Prepared` from every leg: a posting with a refused leg has its other legs aborted and is
+//!    answered with the refusal (in an atomic unit, every posting is); the others are appended
+//!    to the WAL together, as one record.
 //! 3. `Durable` from the WAL writer (which has already sent `Commit` to the accounts, in log
 //!    order), then `Committed` from every leg: answer with the balances.
 //! 4. `Failed` from the WAL writer (fail-stop): `Abort` every leg and answer unavailable.
@@ -11,7 +13,7 @@
 //! Coordinators form a small pool; no single actor sees every posting.
 
 use crate::account::{AccountMsg, LegReply, Refusal};
-use crate::record::{PostingRecord, Record};
+use crate::record::{PostingKind, PostingRecord, Record};
 use crate::sequencer::WalEntry;
 use crate::state::{IdempotencyEntry, LedgerState};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
@@ -21,13 +23,19 @@ use std::sync::Arc;
 use tokio::sync::{oneshot, watch};
 use walletd_wal::WalWriter;
 
-/// A posting ready to run: the record (ids and posting time still to be given by the WAL
+/// One posting ready to run: the record (ids and posting time still to be given by the WAL
 /// writer) and the actors of its legs, in leg order.
 pub struct PostingDraft {
     pub record: PostingRecord,
     pub actors: Vec<ActorRef<AccountMsg>>,
     /// Dropping it wakes requests waiting on the same idempotency key.
     pub settle: Option<watch::Sender<()>>,
+}
+
+/// Postings submitted together. `atomic`: all are applied or none.
+pub struct UnitDraft {
+    pub postings: Vec<PostingDraft>,
+    pub atomic: bool,
 }
 
 #[derive(Debug)]
@@ -41,34 +49,55 @@ pub struct CommittedPosting {
 pub enum PostingFailure {
     /// Leg `leg` was refused by its account.
     Refused { leg: usize, refusal: Refusal },
+    /// Another posting of the same atomic unit failed, so this one was not applied.
+    Linked,
     /// The log stopped (fail-stop) or is shutting down.
     Unavailable(String),
 }
 
-pub type PostingReply = oneshot::Sender<Result<CommittedPosting, PostingFailure>>;
+pub type UnitResult = Vec<Result<CommittedPosting, PostingFailure>>;
+pub type UnitReply = oneshot::Sender<UnitResult>;
 
 pub enum CoordinatorMsg {
-    Submit { draft: Box<PostingDraft>, reply: PostingReply },
-    Prepared { token: u64, leg: u8, result: Result<(), Refusal> },
-    Durable { token: u64, record: Box<PostingRecord> },
-    Committed { token: u64, leg: u8, previous: Decimal, current: Decimal },
+    Submit { draft: Box<UnitDraft>, reply: UnitReply },
+    Prepared { token: u64, leg: u32, result: Result<(), Refusal> },
+    Durable { token: u64, records: Vec<PostingRecord> },
+    Committed { token: u64, leg: u32, previous: Decimal, current: Decimal },
     Failed { token: u64, error: String },
 }
 
+/// What a posting's failure releases: its idempotency key, or its claim on the original.
+enum Claim {
+    Key((u64, String)),
+    Reversal(u64),
+}
+
+struct Posting {
+    /// Until appended; then `None` (the durable record comes back with ids).
+    record: Option<PostingRecord>,
+    /// Range of this posting's legs in the unit's flat leg list.
+    legs: std::ops::Range<usize>,
+    claim: Option<Claim>,
+    settle: Option<watch::Sender<()>>,
+    refusal: Option<(usize, Refusal)>,
+    outcome: Option<Result<CommittedPosting, PostingFailure>>,
+}
+
 struct InFlight {
-    record: Option<Box<PostingRecord>>,
+    postings: Vec<Posting>,
+    atomic: bool,
     deltas: Vec<Decimal>,
     actors: Vec<ActorRef<AccountMsg>>,
-    idempotency_key: Option<(u64, String)>,
-    reversal_of: Option<u64>,
-    settle: Option<watch::Sender<()>>,
-    answered: u8,
     prepared_ok: Vec<bool>,
-    refusal: Option<(usize, Refusal)>,
+    answered: usize,
+    /// For each leg of the WAL entry (postings that went on), its index in the flat list.
+    appended_legs: Vec<usize>,
+    /// Indices of the postings that went on, in entry order.
+    appended_postings: Vec<usize>,
     durable: bool,
     balances: Vec<Option<(Decimal, Decimal)>>,
-    committed: u8,
-    reply: Option<PostingReply>,
+    committed: usize,
+    reply: Option<UnitReply>,
 }
 
 pub struct CoordinatorState {
@@ -82,23 +111,106 @@ pub struct TransferCoordinator {
 }
 
 impl TransferCoordinator {
-    /// Releases the idempotency key (or reversal claim) of a posting that will not happen,
-    /// before waking whoever waits on it.
-    fn release_claims(&self, f: &mut InFlight) {
-        if let Some(key) = f.idempotency_key.take() {
-            self.state.idempotency.remove_if(&key, |_, v| matches!(v, IdempotencyEntry::InFlight(_)));
+    /// Releases the claims of a posting that will not happen, before waking its waiters.
+    fn release(&self, p: &mut Posting) {
+        match p.claim.take() {
+            Some(Claim::Key(key)) => {
+                self.state.idempotency.remove_if(&key, |_, v| matches!(v, IdempotencyEntry::InFlight(_)));
+            }
+            Some(Claim::Reversal(orig)) => {
+                self.state.reversals.remove_if(&orig, |_, v| *v == 0);
+            }
+            None => {}
         }
-        if let Some(orig) = f.reversal_of.take() {
-            self.state.reversals.remove_if(&orig, |_, v| *v == 0);
-        }
-        f.settle.take();
+        p.settle.take();
     }
 
-    fn abort_prepared(f: &InFlight) {
-        for (i, ok) in f.prepared_ok.iter().enumerate() {
-            if *ok {
+    fn abort_legs(f: &InFlight, legs: std::ops::Range<usize>) {
+        for i in legs {
+            if f.prepared_ok[i] {
                 let _ = f.actors[i].cast(AccountMsg::Abort { delta: f.deltas[i] });
             }
+        }
+    }
+
+    /// Every leg answered Prepare: drop what was refused, append the rest.
+    fn decide(&self, me: &ActorRef<CoordinatorMsg>, token: u64, f: &mut InFlight) {
+        let any_refused = f.postings.iter().any(|p| p.refusal.is_some());
+        for i in 0..f.postings.len() {
+            let refused = f.postings[i].refusal;
+            if refused.is_none() && !(f.atomic && any_refused) {
+                continue;
+            }
+            Self::abort_legs(f, f.postings[i].legs.clone());
+            let p = &mut f.postings[i];
+            self.release(p);
+            p.record = None;
+            p.outcome = Some(Err(match refused {
+                Some((leg, refusal)) => PostingFailure::Refused { leg, refusal },
+                None => PostingFailure::Linked,
+            }));
+        }
+        let mut records = Vec::new();
+        let mut actors = Vec::new();
+        for (i, p) in f.postings.iter_mut().enumerate() {
+            if let Some(r) = p.record.take() {
+                records.push(r);
+                f.appended_postings.push(i);
+                for l in p.legs.clone() {
+                    f.appended_legs.push(l);
+                    actors.push(f.actors[l].clone());
+                }
+            }
+        }
+        if records.is_empty() {
+            return;
+        }
+        let record = if records.len() == 1 { Record::Posting(records.pop().expect("one")) } else { Record::Batch(records) };
+        let entry = WalEntry::Postings { record, actors, coordinator: me.clone(), token };
+        if self.wal.append(entry).is_err() {
+            self.fail(f, "the write-ahead log has stopped".into());
+        }
+    }
+
+    /// Nothing appended will become durable: abort and answer unavailable.
+    fn fail(&self, f: &mut InFlight, error: String) {
+        for i in f.appended_postings.clone() {
+            Self::abort_legs(f, f.postings[i].legs.clone());
+            let p = &mut f.postings[i];
+            self.release(p);
+            p.outcome = Some(Err(PostingFailure::Unavailable(error.clone())));
+        }
+        f.appended_postings.clear();
+        f.appended_legs.clear();
+    }
+
+    /// Once durable and every leg committed, each appended posting's answer is known.
+    fn collect(f: &mut InFlight) {
+        if !(f.durable && f.committed == f.appended_legs.len()) {
+            return;
+        }
+        for i in f.appended_postings.clone() {
+            let p = &mut f.postings[i];
+            if let Some(record) = p.record.take() {
+                let balances = p.legs.clone().map(|l| f.balances[l].unwrap_or_default()).collect();
+                p.outcome = Some(Ok(CommittedPosting { record, balances }));
+            }
+        }
+    }
+
+    fn finished(f: &InFlight) -> bool {
+        let waiting_durable = !f.appended_postings.is_empty() && !(f.durable && f.committed == f.appended_legs.len());
+        f.answered == f.deltas.len() && !waiting_durable
+    }
+
+    fn answer(mut f: InFlight) {
+        let results = f
+            .postings
+            .iter_mut()
+            .map(|p| p.outcome.take().unwrap_or(Err(PostingFailure::Unavailable("posting lost".into()))))
+            .collect();
+        if let Some(r) = f.reply.take() {
+            let _ = r.send(results);
         }
     }
 }
@@ -117,124 +229,118 @@ impl Actor for TransferCoordinator {
             CoordinatorMsg::Submit { draft, reply } => {
                 let token = st.next_token;
                 st.next_token += 1;
-                let PostingDraft { record, actors, settle } = *draft;
-                let deltas: Vec<Decimal> = record.legs.iter().map(|l| l.delta.0).collect();
-                for (i, actor) in actors.iter().enumerate() {
-                    let leg_reply = LegReply { coordinator: me.clone(), token, leg: i as u8 };
-                    if actor.cast(AccountMsg::Prepare { delta: deltas[i], reply: leg_reply }).is_err() {
-                        // A dead account actor answers nothing: count it as refused below.
-                        let _ = me.cast(CoordinatorMsg::Failed { token, error: "account actor stopped".into() });
+                let UnitDraft { postings, atomic } = *draft;
+                let mut f = InFlight {
+                    postings: Vec::with_capacity(postings.len()),
+                    atomic,
+                    deltas: Vec::new(),
+                    actors: Vec::new(),
+                    prepared_ok: Vec::new(),
+                    answered: 0,
+                    appended_legs: Vec::new(),
+                    appended_postings: Vec::new(),
+                    durable: false,
+                    balances: Vec::new(),
+                    committed: 0,
+                    reply: Some(reply),
+                };
+                for d in postings {
+                    let start = f.deltas.len();
+                    f.deltas.extend(d.record.legs.iter().map(|l| l.delta.0));
+                    f.actors.extend(d.actors);
+                    let claim = match d.record.kind {
+                        PostingKind::Reversal { original } => Claim::Reversal(original),
+                        _ => Claim::Key((d.record.client_id, d.record.source_transaction_id.clone())),
+                    };
+                    f.postings.push(Posting {
+                        legs: start..f.deltas.len(),
+                        record: Some(d.record),
+                        claim: Some(claim),
+                        settle: d.settle,
+                        refusal: None,
+                        outcome: None,
+                    });
+                }
+                let n = f.deltas.len();
+                f.prepared_ok = vec![false; n];
+                f.balances = vec![None; n];
+                for (i, actor) in f.actors.iter().enumerate() {
+                    let leg_reply = LegReply { coordinator: me.clone(), token, leg: i as u32 };
+                    if actor.cast(AccountMsg::Prepare { delta: f.deltas[i], reply: leg_reply }).is_err() {
+                        // A stopped account answers nothing: count its leg as refused.
+                        let _ = me.cast(CoordinatorMsg::Prepared { token, leg: i as u32, result: Err(Refusal::InsufficientFunds) });
                     }
                 }
-                let n = deltas.len();
-                let (idempotency_key, reversal_of) = match record.kind {
-                    crate::record::PostingKind::Reversal { original } => (None, Some(original)),
-                    _ => (Some((record.client_id, record.source_transaction_id.clone())), None),
-                };
-                st.in_flight.insert(
-                    token,
-                    InFlight {
-                        record: Some(Box::new(record)),
-                        deltas,
-                        actors,
-                        idempotency_key,
-                        reversal_of,
-                        settle,
-                        answered: 0,
-                        prepared_ok: vec![false; n],
-                        refusal: None,
-                        durable: false,
-                        balances: vec![None; n],
-                        committed: 0,
-                        reply: Some(reply),
-                    },
-                );
+                if n == 0 {
+                    Self::answer(f);
+                } else {
+                    st.in_flight.insert(token, f);
+                }
             }
             CoordinatorMsg::Prepared { token, leg, result } => {
                 let Some(f) = st.in_flight.get_mut(&token) else { return Ok(()) };
+                let leg = leg as usize;
                 f.answered += 1;
                 match result {
-                    Ok(()) => f.prepared_ok[leg as usize] = true,
+                    Ok(()) => f.prepared_ok[leg] = true,
                     Err(refusal) => {
-                        if f.refusal.is_none() {
-                            f.refusal = Some((leg as usize, refusal));
+                        if let Some(p) = f.postings.iter_mut().find(|p| p.legs.contains(&leg)) {
+                            if p.refusal.is_none() {
+                                p.refusal = Some((leg - p.legs.start, refusal));
+                            }
                         }
                     }
                 }
-                if (f.answered as usize) < f.deltas.len() {
+                if f.answered < f.deltas.len() {
                     return Ok(());
                 }
-                if let Some((leg, refusal)) = f.refusal {
-                    let mut f = st.in_flight.remove(&token).expect("present");
-                    Self::abort_prepared(&f);
-                    self.release_claims(&mut f);
-                    if let Some(r) = f.reply.take() {
-                        let _ = r.send(Err(PostingFailure::Refused { leg, refusal }));
-                    }
-                    return Ok(());
-                }
-                let record = f.record.take().expect("record kept until appended");
-                let entry = WalEntry::Posting {
-                    record: Record::Posting(*record),
-                    actors: f.actors.clone(),
-                    coordinator: me.clone(),
-                    token,
-                };
-                if self.wal.append(entry).is_err() {
-                    let mut f = st.in_flight.remove(&token).expect("present");
-                    Self::abort_prepared(&f);
-                    self.release_claims(&mut f);
-                    if let Some(r) = f.reply.take() {
-                        let _ = r.send(Err(PostingFailure::Unavailable("the write-ahead log has stopped".into())));
-                    }
+                self.decide(&me, token, f);
+                if Self::finished(f) {
+                    let f = st.in_flight.remove(&token).expect("present");
+                    Self::answer(f);
                 }
             }
-            CoordinatorMsg::Durable { token, record } => {
+            CoordinatorMsg::Durable { token, records } => {
                 let Some(f) = st.in_flight.get_mut(&token) else { return Ok(()) };
                 f.durable = true;
-                f.record = Some(record);
-                // The key is settled (Done) by the WAL writer; waking waiters is safe now.
-                f.idempotency_key = None;
-                f.reversal_of = None;
-                f.settle.take();
-                Self::finish_if_done(st, token);
+                for (i, record) in f.appended_postings.clone().into_iter().zip(records) {
+                    let p = &mut f.postings[i];
+                    // The key is settled (Done) by the WAL writer; waking its waiters is safe now.
+                    p.claim = None;
+                    p.settle.take();
+                    p.record = Some(record);
+                }
+                Self::collect(f);
+                if Self::finished(f) {
+                    let f = st.in_flight.remove(&token).expect("present");
+                    Self::answer(f);
+                }
             }
             CoordinatorMsg::Committed { token, leg, previous, current } => {
                 let Some(f) = st.in_flight.get_mut(&token) else { return Ok(()) };
-                if f.balances[leg as usize].replace((previous, current)).is_none() {
+                let Some(&flat) = f.appended_legs.get(leg as usize) else { return Ok(()) };
+                if f.balances[flat].replace((previous, current)).is_none() {
                     f.committed += 1;
                 }
-                Self::finish_if_done(st, token);
+                Self::collect(f);
+                if Self::finished(f) {
+                    let f = st.in_flight.remove(&token).expect("present");
+                    Self::answer(f);
+                }
             }
             CoordinatorMsg::Failed { token, error } => {
-                let Some(mut f) = st.in_flight.remove(&token) else { return Ok(()) };
+                let Some(f) = st.in_flight.get_mut(&token) else { return Ok(()) };
                 if f.durable {
-                    // Durable already: commits were sent and will land; keep waiting for them.
-                    st.in_flight.insert(token, f);
+                    // Durable already: the commits were sent and will land.
                     return Ok(());
                 }
-                Self::abort_prepared(&f);
-                self.release_claims(&mut f);
-                if let Some(r) = f.reply.take() {
-                    let _ = r.send(Err(PostingFailure::Unavailable(error)));
+                self.fail(f, error);
+                if Self::finished(f) {
+                    let f = st.in_flight.remove(&token).expect("present");
+                    Self::answer(f);
                 }
             }
         }
         Ok(())
-    }
-}
-
-impl TransferCoordinator {
-    fn finish_if_done(st: &mut CoordinatorState, token: u64) {
-        let done = st.in_flight.get(&token).is_some_and(|f| f.durable && f.committed as usize == f.deltas.len());
-        if !done {
-            return;
-        }
-        let mut f = st.in_flight.remove(&token).expect("present");
-        let record = *f.record.take().expect("durable record");
-        let balances = f.balances.iter().map(|b| b.unwrap_or_default()).collect();
-        if let Some(r) = f.reply.take() {
-            let _ = r.send(Ok(CommittedPosting { record, balances }));
-        }
     }
 }

@@ -7,7 +7,7 @@
 use crate::account::{AccountMsg, AccountView, Refusal, StatusRefusal};
 use crate::catalog::*;
 use crate::codec::{self, Money};
-use crate::coordinator::{CommittedPosting, CoordinatorMsg, PostingDraft, PostingFailure, TransferCoordinator};
+use crate::coordinator::{CommittedPosting, CoordinatorMsg, PostingDraft, PostingFailure, TransferCoordinator, UnitDraft};
 use crate::error::{EngineError, Result};
 use crate::fees::fee_for;
 use crate::money::{self, Currency};
@@ -785,6 +785,88 @@ impl Ledger {
     /// CREDIT, DEBIT or transfer. Exactly once per `source_transaction_id` within the client
     /// that owns the service: a replay answers the original result.
     pub async fn post(&self, caller: &Caller, input: PostingInput) -> Result<PostingOutcome> {
+        match self.judge(caller, &input).await? {
+            Judged::Replay(outcome) => Ok(outcome),
+            Judged::New { record, key, fingerprint } => {
+                let settle = match self.claim(&key, fingerprint).await? {
+                    Ok(settle) => settle,
+                    Err(replay) => return Ok(replay),
+                };
+                let mut results = self.run_unit(vec![(record, Some(settle))], false).await?;
+                results.pop().unwrap_or_else(|| Err(EngineError::Internal("no result".into())))
+            }
+        }
+    }
+
+    /// Many postings in one request. Each is judged and answered on its own, as by `post`,
+    /// but they travel together: one coordinator unit, one WAL record, one fsync. `atomic`:
+    /// all are applied or none (a posting that fails fails the batch; the others answer that
+    /// they were not applied).
+    pub async fn post_batch(&self, caller: &Caller, inputs: Vec<PostingInput>, atomic: bool) -> Vec<Result<PostingOutcome>> {
+        let n = inputs.len();
+        let mut results: Vec<Option<Result<PostingOutcome>>> = (0..n).map(|_| None).collect();
+        let mut drafts = Vec::new();
+        let mut draft_index = Vec::new();
+        let mut claimed: Vec<(u64, String)> = Vec::new();
+        let mut repeated = Vec::new();
+        let mut keys = std::collections::HashSet::new();
+        for (i, input) in inputs.iter().enumerate() {
+            match self.judge(caller, input).await {
+                Err(e) => results[i] = Some(Err(e)),
+                Ok(Judged::Replay(o)) => results[i] = Some(Ok(o)),
+                Ok(Judged::New { record, key, fingerprint }) => {
+                    if !keys.insert(key.clone()) {
+                        // The same key twice in one batch: the later one is judged after the
+                        // first is decided (a replay or a conflict), or refused if atomic.
+                        repeated.push(i);
+                        continue;
+                    }
+                    match self.claim(&key, fingerprint).await {
+                        Err(e) => results[i] = Some(Err(e)),
+                        Ok(Err(replay)) => results[i] = Some(Ok(replay)),
+                        Ok(Ok(settle)) => {
+                            drafts.push((record, Some(settle)));
+                            draft_index.push(i);
+                            claimed.push(key);
+                        }
+                    }
+                }
+            }
+        }
+        if atomic {
+            for &i in &repeated {
+                results[i] = Some(Err(EngineError::invalid("source_transaction_id is repeated within the batch")));
+            }
+            if results.iter().any(|r| matches!(r, Some(Err(_)))) {
+                for key in claimed {
+                    self.inner.state.idempotency.remove_if(&key, |_, v| matches!(v, IdempotencyEntry::InFlight(_)));
+                }
+                drop(drafts);
+                return results.into_iter().map(|r| r.unwrap_or_else(|| Err(not_applied()))).collect();
+            }
+        }
+        match self.run_unit(drafts, atomic).await {
+            Ok(outcomes) => {
+                for (i, o) in draft_index.into_iter().zip(outcomes) {
+                    results[i] = Some(o);
+                }
+            }
+            Err(e) => {
+                for i in draft_index {
+                    results[i] = Some(Err(e.clone()));
+                }
+            }
+        }
+        if !atomic {
+            for i in repeated {
+                results[i] = Some(self.post(caller, inputs[i].clone()).await);
+            }
+        }
+        results.into_iter().map(|r| r.unwrap_or_else(|| Err(not_applied()))).collect()
+    }
+
+    /// Judges a posting request against the catalog and builds its record (no claim yet).
+    async fn judge(&self, caller: &Caller, input: &PostingInput) -> Result<Judged> {
         let service = self
             .catalog()
             .service_by_code(&input.client_service_code)
@@ -806,11 +888,11 @@ impl Ledger {
             return Err(EngineError::Invalid(problems));
         }
         let amount = money::to_scale(input.amount);
-        let fingerprint = fingerprint(&input, amount);
+        let fingerprint = fingerprint(input, amount);
         let key = (service.data.client_id, input.source_transaction_id.clone());
         // A replay is answered before any rule is judged again: the original stands.
         if let Some(outcome) = self.replay_if_known(&key, fingerprint).await? {
-            return Ok(outcome);
+            return Ok(Judged::Replay(outcome));
         }
         if !service.data.is_active {
             return Err(EngineError::Refused("Client service is not active".into()));
@@ -872,20 +954,25 @@ impl Ledger {
             posted_at_ms: 0,
             amount: Money(amount),
             legs,
-            transaction_source: input.transaction_source,
-            source_transaction_id: input.source_transaction_id,
-            source_transaction_data: input.source_transaction_data,
-            narration: input.narration,
+            transaction_source: input.transaction_source.clone(),
+            source_transaction_id: input.source_transaction_id.clone(),
+            source_transaction_data: input.source_transaction_data.clone(),
+            narration: input.narration.clone(),
             transaction_date_ms: input.transaction_date_ms,
             fingerprint,
         };
-        // Claim the key; a request that finds it claimed waits for the first to be decided.
-        let settle = loop {
+        Ok(Judged::New { record, key, fingerprint })
+    }
+
+    /// Claims an idempotency key; a request that finds it claimed waits for the first to be
+    /// decided. `Ok(Err(outcome))`: the key was used by this very request already (a replay).
+    async fn claim(&self, key: &(u64, String), fingerprint: u64) -> Result<std::result::Result<watch::Sender<()>, PostingOutcome>> {
+        loop {
             let (tx, rx) = watch::channel(());
             let existing = match self.inner.state.idempotency.entry(key.clone()) {
                 dashmap::Entry::Vacant(v) => {
                     v.insert(IdempotencyEntry::InFlight(rx));
-                    break tx;
+                    return Ok(Ok(tx));
                 }
                 dashmap::Entry::Occupied(o) => o.get().clone(),
             };
@@ -895,13 +982,12 @@ impl Ledger {
                     tokio::task::yield_now().await;
                 }
                 IdempotencyEntry::Done { .. } => {
-                    if let Some(outcome) = self.replay_if_known(&key, fingerprint).await? {
-                        return Ok(outcome);
+                    if let Some(outcome) = self.replay_if_known(key, fingerprint).await? {
+                        return Ok(Err(outcome));
                     }
                 }
             }
-        };
-        self.run(record, Some(settle)).await
+        }
     }
 
     /// The answer of an already-posted request, or 409 if its key was used for another.
@@ -922,33 +1008,78 @@ impl Ledger {
         Ok(Some(outcome))
     }
 
-    async fn run(&self, record: PostingRecord, settle: Option<watch::Sender<()>>) -> Result<PostingOutcome> {
-        let mut actors = Vec::with_capacity(record.legs.len());
-        for l in &record.legs {
-            actors.push(self.inner.state.accounts.actor(l.account_id)?);
+    /// Runs postings (their keys claimed) through a coordinator and answers each.
+    async fn run_unit(&self, drafts: Vec<(PostingRecord, Option<watch::Sender<()>>)>, atomic: bool) -> Result<Vec<Result<PostingOutcome>>> {
+        let mut postings = Vec::with_capacity(drafts.len());
+        let mut accounts = Vec::with_capacity(drafts.len());
+        let mut lookup_error = None;
+        for (record, settle) in drafts {
+            let mut actors = Vec::with_capacity(record.legs.len());
+            for l in &record.legs {
+                match self.inner.state.accounts.actor(l.account_id) {
+                    Ok(a) => actors.push(a),
+                    Err(e) => lookup_error = Some(e),
+                }
+            }
+            accounts.push(record.legs.iter().map(|l| l.account_id).collect::<Vec<u64>>());
+            postings.push(PostingDraft { record, actors, settle });
         }
-        let legs_accounts: Vec<u64> = record.legs.iter().map(|l| l.account_id).collect();
+        if let Some(e) = lookup_error {
+            for p in &postings {
+                self.release_claim(&p.record);
+            }
+            return Err(e);
+        }
         let (tx, rx) = oneshot::channel();
         let i = self.inner.next_coordinator.fetch_add(1, Ordering::Relaxed) % self.inner.coordinators.len();
-        let draft = Box::new(PostingDraft { record, actors, settle });
-        self.inner.coordinators[i]
-            .cast(CoordinatorMsg::Submit { draft, reply: tx })
-            .map_err(|_| EngineError::Unavailable("the ledger is shutting down".into()))?;
-        match await_reply(rx).await? {
-            Ok(committed) => self.outcome_from(committed),
-            Err(PostingFailure::Unavailable(m)) => Err(EngineError::Unavailable(m)),
-            Err(PostingFailure::Refused { leg, refusal }) => {
-                let number = self
-                    .catalog()
-                    .accounts
-                    .get(&legs_accounts[leg])
-                    .map(|m| m.account_number.clone())
+        let draft = Box::new(UnitDraft { postings, atomic });
+        if let Err(e) = self.inner.coordinators[i].cast(CoordinatorMsg::Submit { draft, reply: tx }) {
+            if let ractor::MessagingErr::SendErr(CoordinatorMsg::Submit { draft, .. }) = e {
+                for p in &draft.postings {
+                    self.release_claim(&p.record);
+                }
+            }
+            return Err(EngineError::Unavailable("the ledger is shutting down".into()));
+        }
+        let results = await_reply(rx).await?;
+        Ok(results
+            .into_iter()
+            .zip(accounts)
+            .map(|(r, legs)| match r {
+                Ok(committed) => self.outcome_from(committed),
+                Err(failure) => Err(self.failure_error(failure, &legs)),
+            })
+            .collect())
+    }
+
+    fn release_claim(&self, record: &PostingRecord) {
+        match record.kind {
+            PostingKind::Reversal { original } => {
+                self.inner.state.reversals.remove_if(&original, |_, v| *v == 0);
+            }
+            _ => {
+                let key = (record.client_id, record.source_transaction_id.clone());
+                self.inner.state.idempotency.remove_if(&key, |_, v| matches!(v, IdempotencyEntry::InFlight(_)));
+            }
+        }
+    }
+
+    fn failure_error(&self, failure: PostingFailure, legs: &[u64]) -> EngineError {
+        match failure {
+            PostingFailure::Unavailable(m) => EngineError::Unavailable(m),
+            PostingFailure::Linked => not_applied(),
+            PostingFailure::Refused { leg, refusal } => {
+                let number = legs
+                    .get(leg)
+                    .and_then(|id| self.catalog().accounts.get(id).map(|m| m.account_number.clone()))
                     .unwrap_or_default();
-                Err(EngineError::Refused(match refusal {
+                EngineError::Refused(match refusal {
                     Refusal::InsufficientFunds => format!("Insufficient funds in account {number}"),
                     Refusal::NotDebitable(s) => format!("Account {number} is {}: only ACTIVE accounts can be debited", s.as_str()),
-                    Refusal::NotCreditable(s) => format!("Account {number} is {}: only ACTIVE or DORMANT accounts can be credited", s.as_str()),
-                }))
+                    Refusal::NotCreditable(s) => {
+                        format!("Account {number} is {}: only ACTIVE or DORMANT accounts can be credited", s.as_str())
+                    }
+                })
             }
         }
     }
@@ -956,7 +1087,7 @@ impl Ledger {
     /// Reverses the posting that leg `txn_id` belongs to: its legs negated, fees included, once.
     pub async fn reverse(&self, caller: &Caller, txn_id: u64) -> Result<PostingOutcome> {
         let entry = self.tx_entry(caller, txn_id)?;
-        let original = self.read_posting(entry.loc)?;
+        let original = self.read_posting(entry.loc, txn_id)?;
         if original.kind.is_reversal() {
             return Err(EngineError::Refused("A reversal cannot be reversed".into()));
         }
@@ -1004,12 +1135,8 @@ impl Ledger {
             fingerprint: 0,
             ..original
         };
-        let result = self.run(record, None).await;
-        if result.is_err() {
-            // Refused or failed before it was durable: the original may be reversed later.
-            self.inner.state.reversals.remove_if(&original_first, |_, v| *v == 0);
-        }
-        result
+        let mut results = self.run_unit(vec![(record, None)], false).await?;
+        results.pop().unwrap_or_else(|| Err(EngineError::Internal("no result".into())))
     }
 
     fn tx_entry(&self, caller: &Caller, txn_id: u64) -> Result<TxEntry> {
@@ -1021,15 +1148,21 @@ impl Ledger {
             .ok_or_else(|| EngineError::NotFound("Transaction not found".into()))
     }
 
-    fn read_posting(&self, loc: u64) -> Result<PostingRecord> {
+    /// The posting holding leg `txn_id`, read back from the WAL (the log is the history).
+    fn read_posting(&self, loc: u64, txn_id: u64) -> Result<PostingRecord> {
         let (_, payload) = self
             .inner
             .reader
             .read(RecordLoc::from_u64(loc))
             .map_err(|e| EngineError::Corruption(e.to_string()))?;
+        let holds = |p: &PostingRecord| p.first_txn_id <= txn_id && txn_id < p.first_txn_id + p.legs.len() as u64;
         match codec::decode::<Record>(&payload) {
-            Ok(Record::Posting(p)) => Ok(p),
-            Ok(_) => Err(EngineError::Corruption("transaction index points at a record that is not a posting".into())),
+            Ok(Record::Posting(p)) if holds(&p) => Ok(p),
+            Ok(Record::Batch(ps)) => ps
+                .into_iter()
+                .find(|p| holds(p))
+                .ok_or_else(|| EngineError::Corruption(format!("leg {txn_id} is not in the batch its index points at"))),
+            Ok(_) => Err(EngineError::Corruption(format!("the index of leg {txn_id} points at another record"))),
             Err(e) => Err(EngineError::Corruption(format!("posting record does not decode: {e}"))),
         }
     }
@@ -1057,7 +1190,7 @@ impl Ledger {
 
     async fn outcome_of(&self, first_txn_id: u64) -> Result<PostingOutcome> {
         let entry = self.inner.state.txindex.get(first_txn_id).ok_or_else(|| EngineError::Internal("indexed posting missing".into()))?;
-        let record = self.read_posting(entry.loc)?;
+        let record = self.read_posting(entry.loc, first_txn_id)?;
         let balances = self.balances_of(&record).await?;
         self.outcome_from(CommittedPosting { record, balances })
     }
@@ -1105,7 +1238,7 @@ impl Ledger {
 
     pub async fn get_transaction(&self, caller: &Caller, txn_id: u64) -> Result<TransactionView> {
         let entry = self.tx_entry(caller, txn_id)?;
-        let record = self.read_posting(entry.loc)?;
+        let record = self.read_posting(entry.loc, txn_id)?;
         let i = entry.leg as usize;
         let after = self.balance_after(record.legs[i].account_id, txn_id).await?;
         Ok(self.leg_view(&record, i, (after - record.legs[i].delta.0, after)))
@@ -1215,7 +1348,7 @@ impl Ledger {
         let mut rows = Vec::with_capacity(history.len());
         for h in &history {
             let e = self.inner.state.txindex.get(h.txn_id).ok_or_else(|| EngineError::Internal("indexed leg missing".into()))?;
-            let record = self.read_posting(e.loc)?;
+            let record = self.read_posting(e.loc, h.txn_id)?;
             let i = e.leg as usize;
             let after = h.balance_after.0;
             rows.push(self.leg_view(&record, i, (after - record.legs[i].delta.0, after)));
@@ -1404,6 +1537,16 @@ impl Ledger {
     pub fn app(&self, caller: &Caller, app_id: &str) -> Result<Arc<App>> {
         self.app_for(caller, app_id)
     }
+}
+
+enum Judged {
+    /// The request was made before: its original answer.
+    Replay(PostingOutcome),
+    New { record: PostingRecord, key: (u64, String), fingerprint: u64 },
+}
+
+fn not_applied() -> EngineError {
+    EngineError::Refused("Not applied: another posting of this atomic batch failed".into())
 }
 
 /// A user and the client it is bound to (none for ADMIN users).

@@ -19,6 +19,8 @@ pub enum Record {
     DeleteUser { username: String },
     CreateApp(NewApp),
     Posting(PostingRecord),
+    /// Postings made durable together (a batch): one frame, so all or none survive a crash.
+    Batch(Vec<PostingRecord>),
 }
 
 #[derive(Clone, Debug, Encode, Decode, PartialEq)]

@@ -27,7 +27,9 @@ pub enum WalEntry {
         actor: ActorRef<AccountMsg>,
         reply: oneshot::Sender<AccountView>,
     },
-    Posting { record: Record, actors: Vec<ActorRef<AccountMsg>>, coordinator: ActorRef<CoordinatorMsg>, token: u64 },
+    /// One posting (`Record::Posting`) or several made durable together (`Record::Batch`);
+    /// `actors` holds the account of every leg, postings in order.
+    Postings { record: Record, actors: Vec<ActorRef<AccountMsg>>, coordinator: ActorRef<CoordinatorMsg>, token: u64 },
 }
 
 pub struct LedgerSequencer {
@@ -53,15 +55,22 @@ impl Sequencer for LedgerSequencer {
     type Entry = WalEntry;
 
     fn encode(&mut self, _seq: u64, entry: &mut WalEntry, out: &mut Vec<u8>) {
-        if let WalEntry::Posting { record: Record::Posting(p), .. } = entry {
-            p.first_txn_id = self.next_txn_id;
-            self.next_txn_id += p.legs.len() as u64;
+        if let WalEntry::Postings { record, .. } = entry {
             // Posting times never go back in log order, so a date range is a txn id range.
             self.last_posted_at_ms = self.last_posted_at_ms.max(now_ms());
-            p.posted_at_ms = self.last_posted_at_ms;
+            let postings = match record {
+                Record::Posting(p) => std::slice::from_mut(p),
+                Record::Batch(ps) => ps.as_mut_slice(),
+                _ => &mut [],
+            };
+            for p in postings {
+                p.first_txn_id = self.next_txn_id;
+                self.next_txn_id += p.legs.len() as u64;
+                p.posted_at_ms = self.last_posted_at_ms;
+            }
         }
         let result = match entry {
-            WalEntry::Catalog { record, .. } | WalEntry::Posting { record, .. } => codec::encode_into(record, out),
+            WalEntry::Catalog { record, .. } | WalEntry::Postings { record, .. } => codec::encode_into(record, out),
             WalEntry::Status { account_id, status, at_ms, .. } => {
                 codec::encode_into(&Record::SetAccountStatus { account_id: *account_id, status: *status, at_ms: *at_ms }, out)
             }
@@ -81,18 +90,26 @@ impl Sequencer for LedgerSequencer {
             WalEntry::Status { status, at_ms, actor, reply, .. } => {
                 let _ = actor.cast(AccountMsg::CommitStatus { status, at_ms, reply: Some(reply) });
             }
-            WalEntry::Posting { record: Record::Posting(p), actors, coordinator, token } => {
-                self.state.record_posting(loc.to_u64(), &p);
-                let first = p.first_txn_id;
-                let deltas: Vec<_> = p.legs.iter().map(|l| l.delta.0).collect();
+            WalEntry::Postings { record, actors, coordinator, token } => {
+                let postings = match record {
+                    Record::Posting(p) => vec![p],
+                    Record::Batch(ps) => ps,
+                    _ => Vec::new(),
+                };
+                let mut commits = Vec::with_capacity(actors.len());
+                for p in &postings {
+                    self.state.record_posting(loc.to_u64(), p);
+                    for (i, l) in p.legs.iter().enumerate() {
+                        commits.push((p.first_txn_id + i as u64, l.delta.0));
+                    }
+                }
                 // Durable first: the coordinator must learn the ids before any leg's answer.
-                let _ = coordinator.cast(CoordinatorMsg::Durable { token, record: Box::new(p) });
-                for (i, (actor, delta)) in actors.iter().zip(deltas).enumerate() {
-                    let reply = LegReply { coordinator: coordinator.clone(), token, leg: i as u8 };
-                    let _ = actor.cast(AccountMsg::Commit { txn_id: first + i as u64, delta, reply });
+                let _ = coordinator.cast(CoordinatorMsg::Durable { token, records: postings });
+                for (i, (actor, (txn_id, delta))) in actors.iter().zip(commits).enumerate() {
+                    let reply = LegReply { coordinator: coordinator.clone(), token, leg: i as u32 };
+                    let _ = actor.cast(AccountMsg::Commit { txn_id, delta, reply });
                 }
             }
-            WalEntry::Posting { .. } => tracing::error!("posting entry without a posting record"),
         }
         self.state.last_seq.store(seq, Ordering::Release);
     }
@@ -106,7 +123,7 @@ impl Sequencer for LedgerSequencer {
             WalEntry::Status { actor, .. } => {
                 let _ = actor.cast(AccountMsg::AbortStatus);
             }
-            WalEntry::Posting { coordinator, token, .. } => {
+            WalEntry::Postings { coordinator, token, .. } => {
                 let _ = coordinator.cast(CoordinatorMsg::Failed { token, error: msg });
             }
         }

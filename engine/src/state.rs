@@ -273,13 +273,21 @@ impl LedgerState {
         }
     }
 
+    fn replay_posting(&self, loc: u64, p: &PostingRecord) -> Result<()> {
+        self.record_posting(loc, p);
+        for (i, leg) in p.legs.iter().enumerate() {
+            self.accounts.with_passive(leg.account_id, |s| s.apply_leg(p.first_txn_id + i as u64, leg.delta.0))?;
+        }
+        Ok(())
+    }
+
     /// Replay of one record during recovery: the same rules as live, applied to passive states.
     pub fn replay(&self, seq: u64, loc: u64, record: &Record) -> Result<()> {
         match record {
-            Record::Posting(p) => {
-                self.record_posting(loc, p);
-                for (i, leg) in p.legs.iter().enumerate() {
-                    self.accounts.with_passive(leg.account_id, |s| s.apply_leg(p.first_txn_id + i as u64, leg.delta.0))?;
+            Record::Posting(p) => self.replay_posting(loc, p)?,
+            Record::Batch(postings) => {
+                for p in postings {
+                    self.replay_posting(loc, p)?;
                 }
             }
             Record::SetAccountStatus { account_id, status, at_ms } => {

@@ -1,0 +1,89 @@
+//! Batches: each posting is answered on its own and travels in one WAL record; an atomic batch
+//! applies all of its postings or none; a batch survives recovery like single postings do.
+
+mod common;
+
+use common::*;
+use rust_decimal::Decimal;
+use walletd_engine::EngineError;
+use walletd_engine::views::*;
+use walletd_wal::sim::SimStorage;
+
+fn transfer(w: &World, a: usize, b: usize, amount: &str, key: &str) -> PostingInput {
+    posting(
+        PostingInputKind::Transfer { source_account_number: w.wallets[a].clone(), destination_account_number: w.wallets[b].clone() },
+        &w.service_code,
+        d(amount),
+        key,
+    )
+}
+
+async fn balance(ledger: &walletd_engine::Ledger, n: &str) -> Decimal {
+    ledger.get_account(&admin(), n).await.unwrap().live.balance
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_answers_each_posting_and_survives_recovery() {
+    let storage = SimStorage::new();
+    let ledger = open(&storage, 0).await;
+    let w = setup(&ledger, "0", &[("0", false), ("0", false), ("0", false)]).await;
+    let fund = posting(PostingInputKind::Credit { account_number: w.wallets[0].clone() }, &w.service_code, d("100"), "fund");
+    ledger.post(&admin(), fund).await.unwrap();
+    let batch = vec![
+        transfer(&w, 0, 1, "30", "b1"),
+        transfer(&w, 0, 2, "80", "b2"), // 70 left after b1 (holds count): refused
+        transfer(&w, 0, 2, "20", "b3"),
+        transfer(&w, 1, 1, "1", "b4"), // same account: invalid
+        transfer(&w, 0, 1, "30", "b1"), // same key, same request, within the batch: a replay
+    ];
+    let results = ledger.post_batch(&admin(), batch, false).await;
+    assert!(results[0].is_ok(), "{:?}", results[0]);
+    assert!(matches!(results[1], Err(EngineError::Refused(_))), "{:?}", results[1]);
+    assert!(results[2].is_ok(), "{:?}", results[2]);
+    assert!(matches!(results[3], Err(EngineError::Invalid(_))), "{:?}", results[3]);
+    let replay = results[4].as_ref().unwrap();
+    assert!(replay.replayed);
+    assert_eq!(replay.source.transaction_id, results[0].as_ref().unwrap().source.transaction_id);
+    assert_eq!(balance(&ledger, &w.wallets[0]).await, d("50"));
+    assert_eq!(balance(&ledger, &w.wallets[1]).await, d("30"));
+    assert_eq!(balance(&ledger, &w.wallets[2]).await, d("20"));
+    // The two postings of one record chain their balances like separate postings would.
+    let b3 = results[2].as_ref().unwrap();
+    assert_eq!(b3.source.previous_balance, d("70"));
+    assert_eq!(b3.source.current_balance, d("50"));
+    ledger.shutdown();
+    let recovered = open(&storage.crash(3), 0).await;
+    assert_eq!(balance(&recovered, &w.wallets[0]).await, d("50"));
+    let again = recovered.get_transaction(&admin(), b3.source.transaction_id).await.unwrap();
+    assert_eq!(again.previous_balance, d("70"));
+    assert_eq!(balances(&recovered).await.1, Decimal::ZERO);
+    recovered.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_atomic_batch_is_all_or_nothing() {
+    let storage = SimStorage::new();
+    let ledger = open(&storage, 0).await;
+    let w = setup(&ledger, "0", &[("0", false), ("0", false)]).await;
+    let fund = posting(PostingInputKind::Credit { account_number: w.wallets[0].clone() }, &w.service_code, d("100"), "fund");
+    ledger.post(&admin(), fund).await.unwrap();
+    // The second leg would overdraw: nothing of the batch is applied, and its keys stay free.
+    let failing = vec![transfer(&w, 0, 1, "60", "a1"), transfer(&w, 0, 1, "60", "a2")];
+    let results = ledger.post_batch(&admin(), failing, true).await;
+    assert!(results.iter().all(|r| matches!(r, Err(EngineError::Refused(_)))), "{results:?}");
+    assert_eq!(balance(&ledger, &w.wallets[0]).await, d("100"));
+    assert_eq!(balance(&ledger, &w.wallets[1]).await, d("0"));
+    // Money arriving within the batch is not available to it (only settled funds are).
+    let ok = vec![transfer(&w, 0, 1, "60", "a1"), transfer(&w, 0, 1, "10", "a2")];
+    let results = ledger.post_batch(&admin(), ok, true).await;
+    assert!(results.iter().all(|r| r.is_ok()), "{results:?}");
+    assert_eq!(balance(&ledger, &w.wallets[0]).await, d("30"));
+    assert_eq!(balance(&ledger, &w.wallets[1]).await, d("70"));
+    // A validation error anywhere refuses the whole atomic batch before anything runs.
+    let invalid = vec![transfer(&w, 0, 1, "1", "a3"), transfer(&w, 0, 0, "1", "a4")];
+    let results = ledger.post_batch(&admin(), invalid, true).await;
+    assert!(matches!(results[0], Err(EngineError::Refused(_))), "{:?}", results[0]);
+    assert!(matches!(results[1], Err(EngineError::Invalid(_))), "{:?}", results[1]);
+    assert_eq!(balance(&ledger, &w.wallets[0]).await, d("30"));
+    ledger.shutdown();
+}
