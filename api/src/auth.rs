@@ -47,7 +47,9 @@ pub struct TokenKeys {
 impl std::fmt::Debug for TokenKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print the keys.
-        f.debug_struct("TokenKeys").field("ttl", &self.ttl).finish_non_exhaustive()
+        f.debug_struct("TokenKeys")
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
     }
 }
 
@@ -58,7 +60,12 @@ impl TokenKeys {
         validation.set_required_spec_claims(&["exp", "sub"]);
         // A little tolerance for clock skew between issuing and checking (same host: small).
         validation.leeway = 5;
-        TokenKeys { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), validation, ttl }
+        TokenKeys {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            ttl,
+        }
     }
 
     pub fn ttl(&self) -> Duration {
@@ -89,7 +96,10 @@ impl TokenKeys {
 fn bearer(parts: &Parts) -> Option<&str> {
     let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.trim().split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim()).filter(|t| !t.is_empty())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+        .filter(|t| !t.is_empty())
 }
 
 /// An authenticated request: who is asking, and the ledger to ask.
@@ -103,7 +113,11 @@ impl AuthUser {
     /// Route guard for the ADMIN-only routes, checked before the body is judged so that a
     /// CLIENT token gets 403 whatever it sends.
     pub fn require_admin(&self) -> Result<(), ApiError> {
-        if self.caller.is_admin() { Ok(()) } else { Err(ApiError::Forbidden("Forbidden resource".into())) }
+        if self.caller.is_admin() {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden("Forbidden resource".into()))
+        }
     }
 }
 
@@ -120,16 +134,22 @@ impl FromRequestParts<AppState> for AuthUser {
         if claims.iat < user.data.created_at_ms.div_euclid(1000) {
             return Err(ApiError::Unauthorized);
         }
-        Ok(AuthUser { caller: ledger.caller_for(&user), ledger })
+        Ok(AuthUser {
+            caller: ledger.caller_for(&user),
+            ledger,
+        })
     }
 }
+
+/// Who failed to log in: the username (lowercased) and the client's address when known.
+type LoginKey = (String, Option<IpAddr>);
 
 /// Failed logins per (username, client address): after `max_failures` within `window`, login
 /// answers 429 until the oldest failure leaves the window.
 #[derive(Debug)]
 pub struct LoginLimiter {
     // A std mutex: every critical section is a few map operations and never awaits.
-    failures: Mutex<HashMap<(String, Option<IpAddr>), Vec<Instant>>>,
+    failures: Mutex<HashMap<LoginKey, Vec<Instant>>>,
     max_failures: usize,
     window: Duration,
 }
@@ -145,17 +165,23 @@ impl LoginLimiter {
     const PRUNE_AT: usize = 10_000;
 
     pub fn new(max_failures: usize, window: Duration) -> Self {
-        LoginLimiter { failures: Mutex::new(HashMap::new()), max_failures, window }
+        LoginLimiter {
+            failures: Mutex::new(HashMap::new()),
+            max_failures,
+            window,
+        }
     }
 
-    fn key(username: &str, ip: Option<IpAddr>) -> (String, Option<IpAddr>) {
+    fn key(username: &str, ip: Option<IpAddr>) -> LoginKey {
         (username.to_lowercase(), ip)
     }
 
     /// Refuses with 429 while the key has too many recent failures.
     pub fn check(&self, username: &str, ip: Option<IpAddr>, now: Instant) -> Result<(), ApiError> {
         let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(list) = map.get_mut(&Self::key(username, ip)) else { return Ok(()) };
+        let Some(list) = map.get_mut(&Self::key(username, ip)) else {
+            return Ok(());
+        };
         list.retain(|t| now.duration_since(*t) < self.window);
         if list.len() >= self.max_failures {
             let oldest = list.iter().min().copied().unwrap_or(now);
@@ -232,7 +258,11 @@ pub async fn login(
     limiter.clear(&username, ip);
     let keys = state.tokens();
     let token = keys.issue(&user, chrono::Utc::now().timestamp())?;
-    Ok(Json(LoginResponse { access_token: token, token_type: "Bearer", expires_in: keys.ttl().as_secs() }))
+    Ok(Json(LoginResponse {
+        access_token: token,
+        token_type: "Bearer",
+        expires_in: keys.ttl().as_secs(),
+    }))
 }
 
 #[cfg(test)]
@@ -296,7 +326,11 @@ mod tests {
     #[test]
     fn alg_none_is_rejected() {
         let header = B64.encode(r#"{"alg":"none","typ":"JWT"}"#);
-        let claims = B64.encode(format!(r#"{{"sub":"alice","role":"ADMIN","client_id":null,"iat":{},"exp":{}}}"#, now(), now() + 3600));
+        let claims = B64.encode(format!(
+            r#"{{"sub":"alice","role":"ADMIN","client_id":null,"iat":{},"exp":{}}}"#,
+            now(),
+            now() + 3600
+        ));
         for token in [format!("{header}.{claims}."), format!("{header}.{claims}")] {
             assert!(matches!(keys().verify(&token), Err(ApiError::Unauthorized)), "{token}");
         }
@@ -305,7 +339,13 @@ mod tests {
     #[test]
     fn other_algorithms_are_rejected() {
         let secret = b"0123456789abcdef0123456789abcdef";
-        let claims = Claims { sub: "alice".into(), role: "ADMIN".into(), client_id: None, iat: now(), exp: now() + 3600 };
+        let claims = Claims {
+            sub: "alice".into(),
+            role: "ADMIN".into(),
+            client_id: None,
+            iat: now(),
+            exp: now() + 3600,
+        };
         for alg in [Algorithm::HS384, Algorithm::HS512] {
             let token = jsonwebtoken::encode(&Header::new(alg), &claims, &EncodingKey::from_secret(secret)).unwrap();
             assert!(matches!(keys().verify(&token), Err(ApiError::Unauthorized)), "{alg:?}");
@@ -328,7 +368,10 @@ mod tests {
             limiter.check("bob", ip, t0).unwrap();
             limiter.record_failure("Bob", ip, t0);
         }
-        assert!(matches!(limiter.check("bob", ip, t0), Err(ApiError::TooManyRequests { .. })));
+        assert!(matches!(
+            limiter.check("bob", ip, t0),
+            Err(ApiError::TooManyRequests { .. })
+        ));
         // Another address, or another user, is not blocked.
         limiter.check("bob", Some(IpAddr::from([10, 0, 0, 1])), t0).unwrap();
         limiter.check("carol", ip, t0).unwrap();

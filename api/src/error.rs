@@ -83,13 +83,15 @@ impl ApiError {
     }
 
     fn extra_headers(&self, response: &mut Response) {
-        if let ApiError::TooManyRequests { retry_after_secs, .. } = self {
-            if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, v);
-            }
+        if let ApiError::TooManyRequests { retry_after_secs, .. } = self
+            && let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
         }
         if matches!(self, ApiError::Unavailable(_)) {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
     }
 }
@@ -124,7 +126,11 @@ pub struct ErrorBody {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let body = ErrorBody { status: status.as_u16(), message: self.message(), code: "HttpException" };
+        let body = ErrorBody {
+            status: status.as_u16(),
+            message: self.message(),
+            code: "HttpException",
+        };
         let mut response = (status, Json(body)).into_response();
         self.extra_headers(&mut response);
         response
@@ -163,7 +169,14 @@ impl IntoResponse for FacadeError {
             Value::Array(items) => items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("; "),
             other => other.to_string(),
         };
-        let mut response = (status, Json(FacadeErrorBody { status: "error", message })).into_response();
+        let mut response = (
+            status,
+            Json(FacadeErrorBody {
+                status: "error",
+                message,
+            }),
+        )
+            .into_response();
         self.0.extra_headers(&mut response);
         response
     }
@@ -198,8 +211,11 @@ mod tests {
 
     #[tokio::test]
     async fn validation_errors_answer_an_array() {
-        let r = ApiError::Validation(vec!["client_name should not be empty".into(), "client_name must be a string".into()])
-            .into_response();
+        let r = ApiError::Validation(vec![
+            "client_name should not be empty".into(),
+            "client_name must be a string".into(),
+        ])
+        .into_response();
         assert_eq!(r.status(), 400);
         let body = body_of(r).await;
         assert_eq!(
@@ -220,15 +236,27 @@ mod tests {
     #[tokio::test]
     async fn unauthorized_and_facade_shapes() {
         let body = body_of(ApiError::Unauthorized.into_response()).await;
-        assert_eq!(body, json!({"status":401,"message":"Unauthorized","code":"HttpException"}));
-        let r = ApiError::Conflict("Wallet already exists".into()).facade().into_response();
+        assert_eq!(
+            body,
+            json!({"status":401,"message":"Unauthorized","code":"HttpException"})
+        );
+        let r = ApiError::Conflict("Wallet already exists".into())
+            .facade()
+            .into_response();
         assert_eq!(r.status(), 409);
-        assert_eq!(body_of(r).await, json!({"status":"error","message":"Wallet already exists"}));
+        assert_eq!(
+            body_of(r).await,
+            json!({"status":"error","message":"Wallet already exists"})
+        );
     }
 
     #[test]
     fn too_many_requests_carries_retry_after() {
-        let r = ApiError::TooManyRequests { message: "slow down".into(), retry_after_secs: 42 }.into_response();
+        let r = ApiError::TooManyRequests {
+            message: "slow down".into(),
+            retry_after_secs: 42,
+        }
+        .into_response();
         assert_eq!(r.status(), 429);
         assert_eq!(r.headers()[header::RETRY_AFTER], "42");
     }

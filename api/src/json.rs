@@ -130,7 +130,12 @@ pub fn parse_date(text: &str, bound: DayBound) -> Option<i64> {
             return Some(dt.timestamp_millis());
         }
     }
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"] {
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ] {
         if let Ok(n) = NaiveDateTime::parse_from_str(t, fmt) {
             return Some(n.and_utc().timestamp_millis());
         }
@@ -163,12 +168,20 @@ pub struct Fields<'a> {
 
 impl<'a> Fields<'a> {
     pub fn new(map: &'a Map<String, Value>) -> Self {
-        Fields { map, prefix: String::new(), problems: Vec::new() }
+        Fields {
+            map,
+            prefix: String::new(),
+            problems: Vec::new(),
+        }
     }
 
     /// For an object nested in an array: problems are named `prefix.field`.
     pub fn nested(map: &'a Map<String, Value>, prefix: impl Into<String>) -> Self {
-        Fields { map, prefix: prefix.into(), problems: Vec::new() }
+        Fields {
+            map,
+            prefix: prefix.into(),
+            problems: Vec::new(),
+        }
     }
 
     fn name(&self, field: &str) -> String {
@@ -198,7 +211,11 @@ impl<'a> Fields<'a> {
     }
 
     pub fn finish(self) -> Result<(), ApiError> {
-        if self.problems.is_empty() { Ok(()) } else { Err(ApiError::Validation(self.problems)) }
+        if self.problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Validation(self.problems))
+        }
     }
 
     /// A non-empty string.
@@ -296,7 +313,10 @@ impl<'a> Fields<'a> {
         };
         if found.is_none() {
             let name = self.name(field);
-            self.problem(format!("{name} must be one of the following values: {}", allowed.join(", ")));
+            self.problem(format!(
+                "{name} must be one of the following values: {}",
+                allowed.join(", ")
+            ));
         }
         found
     }
@@ -312,7 +332,12 @@ impl<'a> Fields<'a> {
         self.problem(sentence);
     }
 
-    fn money_with(&mut self, field: &str, default: Option<Decimal>, parse: fn(&str) -> Result<Decimal, AmountError>) -> Decimal {
+    fn money_with(
+        &mut self,
+        field: &str,
+        default: Option<Decimal>,
+        parse: fn(&str) -> Result<Decimal, AmountError>,
+    ) -> Decimal {
         match self.get(field) {
             None => match default {
                 Some(d) => d,
@@ -540,13 +565,29 @@ mod tests {
         let ms = |s: &str, b| parse_date(s, b);
         assert_eq!(ms("2024-07-29T12:34:56Z", DayBound::Start), Some(1_722_256_496_000));
         assert_eq!(ms("2024-07-29T12:34:56.5Z", DayBound::Start), Some(1_722_256_496_500));
-        assert_eq!(ms("2024-08-27T13:31:08.69012Z", DayBound::Start), Some(1_724_765_468_690));
-        assert_eq!(ms("2024-07-29T15:34:56+03:00", DayBound::Start), Some(1_722_256_496_000));
+        assert_eq!(
+            ms("2024-08-27T13:31:08.69012Z", DayBound::Start),
+            Some(1_724_765_468_690)
+        );
+        assert_eq!(
+            ms("2024-07-29T15:34:56+03:00", DayBound::Start),
+            Some(1_722_256_496_000)
+        );
         assert_eq!(ms("2024-07-29T12:34:56", DayBound::Start), Some(1_722_256_496_000));
         assert_eq!(ms("2024-07-29 12:34:56", DayBound::Start), Some(1_722_256_496_000));
         assert_eq!(ms("2024-07-29", DayBound::Start), Some(1_722_211_200_000));
-        assert_eq!(ms("2024-07-29", DayBound::End), Some(1_722_211_200_000 + 86_400_000 - 1));
-        for bad in ["", "yesterday", "2024-13-01", "2024-02-30", "29/07/2024", "2024-07-29T25:00:00Z"] {
+        assert_eq!(
+            ms("2024-07-29", DayBound::End),
+            Some(1_722_211_200_000 + 86_400_000 - 1)
+        );
+        for bad in [
+            "",
+            "yesterday",
+            "2024-13-01",
+            "2024-02-30",
+            "29/07/2024",
+            "2024-07-29T25:00:00Z",
+        ] {
             assert_eq!(ms(bad, DayBound::Start), None, "{bad}");
         }
     }
@@ -555,9 +596,21 @@ mod tests {
     fn pages_and_limits() {
         let p = |v: Value| page_request(&obj(v));
         assert_eq!(p(json!({})).unwrap(), PageRequest { page: 1, limit: 10 });
-        assert_eq!(p(json!({"page": 2, "limit": 500})).unwrap(), PageRequest { page: 2, limit: 100 });
-        assert_eq!(p(json!({"page": "3", "limit": "7"})).unwrap(), PageRequest { page: 3, limit: 7 });
-        for bad in [json!({"page": 0}), json!({"limit": -1}), json!({"page": "x"}), json!({"limit": 1.5}), json!({"page": ""})] {
+        assert_eq!(
+            p(json!({"page": 2, "limit": 500})).unwrap(),
+            PageRequest { page: 2, limit: 100 }
+        );
+        assert_eq!(
+            p(json!({"page": "3", "limit": "7"})).unwrap(),
+            PageRequest { page: 3, limit: 7 }
+        );
+        for bad in [
+            json!({"page": 0}),
+            json!({"limit": -1}),
+            json!({"page": "x"}),
+            json!({"limit": 1.5}),
+            json!({"page": ""}),
+        ] {
             assert!(matches!(p(bad.clone()), Err(ApiError::Validation(_))), "{bad}");
         }
         assert_eq!(
@@ -584,6 +637,9 @@ mod tests {
         let mut inner = Fields::nested(&m, "transaction_fee_tiers.0.");
         inner.non_negative("min_amount", None);
         outer.absorb(inner);
-        assert_eq!(problems(outer.finish()), vec!["transaction_fee_tiers.0.min_amount must be a number"]);
+        assert_eq!(
+            problems(outer.finish()),
+            vec!["transaction_fee_tiers.0.min_amount must be a number"]
+        );
     }
 }

@@ -55,7 +55,11 @@ pub struct ApiConfig {
 
 impl ApiConfig {
     pub fn new(jwt_secret: impl Into<Vec<u8>>) -> Self {
-        ApiConfig { jwt_secret: jwt_secret.into(), token_ttl: auth::DEFAULT_TOKEN_TTL, max_in_flight: MAX_IN_FLIGHT }
+        ApiConfig {
+            jwt_secret: jwt_secret.into(),
+            token_ttl: auth::DEFAULT_TOKEN_TTL,
+            max_in_flight: MAX_IN_FLIGHT,
+        }
     }
 }
 
@@ -130,14 +134,32 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/clients", post(clients::create).get(clients::list))
         .route("/api/v1/clients/{client_code}", get(clients::get))
         .route("/api/v1/profiles", post(profiles::create))
-        .route("/api/v1/client-profiles/client-profile-id/{client_profile_id}", get(profiles::get))
-        .route("/api/v1/profiles/client-profile-id/{client_profile_id}", post(profiles::command))
-        .route("/api/v1/account-types", post(account_types::create).get(account_types::list))
+        .route(
+            "/api/v1/client-profiles/client-profile-id/{client_profile_id}",
+            get(profiles::get),
+        )
+        .route(
+            "/api/v1/profiles/client-profile-id/{client_profile_id}",
+            post(profiles::command),
+        )
+        .route(
+            "/api/v1/account-types",
+            post(account_types::create).get(account_types::list),
+        )
         .route("/api/v1/accounts", post(accounts::create).get(accounts::list))
-        .route("/api/v1/accounts/account-number/{account_number}", get(accounts::get).post(accounts::command))
+        .route(
+            "/api/v1/accounts/account-number/{account_number}",
+            get(accounts::get).post(accounts::command),
+        )
         .route("/api/v1/client-services", post(services::create).get(services::list))
-        .route("/api/v1/transactions", post(transactions::credit_or_debit).get(transactions::list))
-        .route("/api/v1/transactions/{transaction_id}", get(transactions::get).post(transactions::reverse))
+        .route(
+            "/api/v1/transactions",
+            post(transactions::credit_or_debit).get(transactions::list),
+        )
+        .route(
+            "/api/v1/transactions/{transaction_id}",
+            get(transactions::get).post(transactions::reverse),
+        )
         .route("/api/v1/account-transfers", post(transactions::transfer))
         .route("/api/v1/account-statements/doc", get(statements::document))
         .route("/api/v1/users", post(users::create).get(users::list))
@@ -152,7 +174,10 @@ pub fn app(state: AppState) -> Router {
         // Innermost first: the body limit applies to the handlers' body extractors.
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn_with_state(state.clone(), require_ready))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), limit_in_flight))
         .layer(middleware::from_fn(shape_bodiless_errors))
         .layer(TraceLayer::new_for_http())
@@ -190,7 +215,8 @@ async fn limit_in_flight(State(state): State<AppState>, req: Request, next: Next
 async fn shape_bodiless_errors(req: Request, next: Next) -> Response {
     let response = next.run(req).await;
     let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) || response.headers().contains_key(header::CONTENT_TYPE) {
+    if !(status.is_client_error() || status.is_server_error()) || response.headers().contains_key(header::CONTENT_TYPE)
+    {
         return response;
     }
     let body = ErrorBody {
@@ -210,11 +236,18 @@ mod tests {
     use tower::ServiceExt;
 
     async fn call(app: Router, method: &str, uri: &str) -> (StatusCode, serde_json::Value) {
-        let req = axum::http::Request::builder().method(method).uri(uri).body(Body::empty()).unwrap();
+        let req = axum::http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(Body::empty())
+            .unwrap();
         let res = app.oneshot(req).await.unwrap();
         let status = res.status();
         let bytes = to_bytes(res.into_body(), 1 << 20).await.unwrap();
-        (status, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+        )
     }
 
     #[tokio::test]

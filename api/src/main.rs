@@ -45,7 +45,12 @@ enum Command {
 #[derive(Args, Debug, Clone)]
 struct ServeArgs {
     /// Address and port to listen on (port 0 picks a free one; the log says which).
-    #[arg(long, env = "WALLETD_LISTEN", default_value = "127.0.0.1:8080", value_name = "ADDR:PORT")]
+    #[arg(
+        long,
+        env = "WALLETD_LISTEN",
+        default_value = "127.0.0.1:8080",
+        value_name = "ADDR:PORT"
+    )]
     listen: SocketAddr,
     /// Directory holding the WAL, snapshots, the JWT secret and the lock file.
     #[arg(long, env = "WALLETD_DATA_DIR", default_value = "./data", value_name = "DIR")]
@@ -66,6 +71,8 @@ fn main() -> ExitCode {
     };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        // Colours only for a person at a terminal: log files and tests read plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -92,7 +99,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let _lock = lock_data_dir(dir)?;
     let secret = jwt_secret(dir)?;
 
-    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
     let bound = listener.local_addr().context("cannot read the bound address")?;
     info!("listening on {bound}");
 
@@ -104,11 +113,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     });
     let mut server_stop = stop_rx.clone();
     let server = tokio::spawn(
-        axum::serve(listener, app(state.clone()).into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move {
-                let _ = server_stop.wait_for(|stop| *stop).await;
-            })
-            .into_future(),
+        axum::serve(
+            listener,
+            app(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = server_stop.wait_for(|stop| *stop).await;
+        })
+        .into_future(),
     );
 
     let mut config = LedgerConfig::new(dir.clone());
@@ -129,7 +141,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let admin_password = std::env::var("WALLETD_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty());
     match ledger.bootstrap_admin(admin_password).await {
         Ok(Some(generated)) => {
-            warn!("created user admin with the generated password {generated} (shown only once; set WALLETD_ADMIN_PASSWORD to choose it)")
+            warn!(
+                "created user admin with the generated password {generated} (shown only once; set WALLETD_ADMIN_PASSWORD to choose it)"
+            )
         }
         Ok(None) => {}
         Err(e) => {
@@ -168,9 +182,15 @@ fn log_recovery(r: &RecoveryReport) {
     for (path, reason) in &r.skipped_snapshots {
         warn!("recovery: skipped snapshot {}: {reason}", path.display());
     }
-    info!("recovery: {} records replayed, last seq {}, {} accounts", r.records_replayed, r.last_seq, r.accounts);
+    info!(
+        "recovery: {} records replayed, last seq {}, {} accounts",
+        r.records_replayed, r.last_seq, r.accounts
+    );
     if r.truncated_bytes > 0 {
-        warn!("recovery: truncated {} bytes of a torn record at the WAL's tail", r.truncated_bytes);
+        warn!(
+            "recovery: truncated {} bytes of a torn record at the WAL's tail",
+            r.truncated_bytes
+        );
     } else {
         info!("recovery: truncated 0 bytes");
     }
@@ -209,7 +229,11 @@ fn jwt_secret(dir: &Path) -> anyhow::Result<Vec<u8>> {
             .and_then(|mut f| f.read_to_string(&mut text))
             .with_context(|| format!("cannot read {}", path.display()))?;
         let text = text.trim();
-        anyhow::ensure!(text.len() >= 32, "{} is too short to be a secret; remove it to generate a new one", path.display());
+        anyhow::ensure!(
+            text.len() >= 32,
+            "{} is too short to be a secret; remove it to generate a new one",
+            path.display()
+        );
         return Ok(text.as_bytes().to_vec());
     }
     let bytes: [u8; 32] = rand::random();
@@ -222,7 +246,9 @@ fn jwt_secret(dir: &Path) -> anyhow::Result<Vec<u8>> {
         .mode(0o600)
         .open(&tmp)
         .with_context(|| format!("cannot create {}", tmp.display()))?;
-    file.write_all(hex.as_bytes()).and_then(|_| file.sync_all()).with_context(|| format!("cannot write {}", tmp.display()))?;
+    file.write_all(hex.as_bytes())
+        .and_then(|_| file.sync_all())
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
     std::fs::rename(&tmp, &path).with_context(|| format!("cannot create {}", path.display()))?;
     if let Ok(d) = File::open(dir) {
         let _ = d.sync_all();

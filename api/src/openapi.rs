@@ -3,7 +3,9 @@
 //! authentication at `GET /api/v1/openapi.json`.
 
 use crate::error::{ErrorBody, FacadeErrorBody};
-use crate::routes::{account_types, accounts, clients, facade, health, profiles, services, statements, transactions, users};
+use crate::routes::{
+    account_types, accounts, clients, facade, health, profiles, services, statements, transactions, users,
+};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use std::sync::LazyLock;
@@ -74,17 +76,29 @@ impl Modify for BearerSecurity {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
         );
     }
 }
 
 /// Built once: the document never changes while the process runs.
-static DOCUMENT: LazyLock<String> =
-    LazyLock::new(|| ApiDoc::openapi().to_json().unwrap_or_else(|e| format!(r#"{{"error":"{e}"}}"#)));
+static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
+    ApiDoc::openapi()
+        .to_json()
+        .unwrap_or_else(|e| format!(r#"{{"error":"{e}"}}"#))
+});
 
 pub async fn serve() -> Response {
-    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], DOCUMENT.as_str()).into_response()
+    (
+        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        DOCUMENT.as_str(),
+    )
+        .into_response()
 }
 
 #[cfg(test)]
@@ -128,11 +142,21 @@ mod tests {
             ("/api/wallets/update", "put"),
             ("/api/wallets/delete", "delete"),
         ] {
-            assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} missing");
+            assert!(
+                paths.get(path).and_then(|p| p.get(method)).is_some(),
+                "{method} {path} missing"
+            );
         }
         assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
         let schemas = doc["components"]["schemas"].as_object().unwrap();
-        for name in ["ErrorBody", "TransactionJson", "PostingJson", "AccountView", "ServiceView", "FacadeWallet"] {
+        for name in [
+            "ErrorBody",
+            "TransactionJson",
+            "PostingJson",
+            "AccountView",
+            "ServiceView",
+            "FacadeWallet",
+        ] {
             assert!(schemas.contains_key(name), "schema {name} missing");
         }
     }

@@ -18,11 +18,23 @@ const NARRATION_CHARS: usize = 48;
 
 /// Helvetica's standard encoding covers printable ASCII; anything else is shown as `?`.
 fn pdf_text(s: &str) -> Vec<u8> {
-    s.chars().map(|c| if c.is_ascii() && !c.is_ascii_control() { c as u8 } else { b'?' }).collect()
+    s.chars()
+        .map(|c| {
+            if c.is_ascii() && !c.is_ascii_control() {
+                c as u8
+            } else {
+                b'?'
+            }
+        })
+        .collect()
 }
 
 fn shorten(s: &str, max: usize) -> String {
-    if s.chars().count() <= max { s.to_owned() } else { format!("{}...", s.chars().take(max - 3).collect::<String>()) }
+    if s.chars().count() <= max {
+        s.to_owned()
+    } else {
+        format!("{}...", s.chars().take(max - 3).collect::<String>())
+    }
 }
 
 /// One page's text, drawn line by line from the top.
@@ -33,7 +45,10 @@ struct PageText {
 
 impl PageText {
     fn new() -> Self {
-        PageText { content: Content::new(), y: PAGE_HEIGHT - MARGIN }
+        PageText {
+            content: Content::new(),
+            y: PAGE_HEIGHT - MARGIN,
+        }
     }
 
     fn text(&mut self, x: f32, font: Name<'_>, size: f32, s: &str) {
@@ -106,9 +121,12 @@ pub fn render(doc: &StatementDoc) -> Vec<u8> {
     let page_ids: Vec<Ref> = (0..pages.len()).map(|i| Ref::new(5 + 2 * i as i32)).collect();
     let mut pdf = Pdf::new();
     pdf.catalog(catalog_id).pages(tree_id);
-    pdf.pages(tree_id).kids(page_ids.iter().copied()).count(pages.len() as i32);
-    pdf.type1_font(regular_id).base_font(Name(b"Helvetica"));
-    pdf.type1_font(bold_id).base_font(Name(b"Helvetica-Bold"));
+    pdf.pages(tree_id)
+        .kids(page_ids.iter().copied())
+        .count(pages.len() as i32);
+    let encoding = Name(b"WinAnsiEncoding");
+    pdf.type1_font(regular_id).base_font(Name(b"Helvetica")).encoding_predefined(encoding);
+    pdf.type1_font(bold_id).base_font(Name(b"Helvetica-Bold")).encoding_predefined(encoding);
     for (page_text, page_id) in pages.into_iter().zip(&page_ids) {
         let content_id = Ref::new(page_id.get() + 1);
         let mut p = pdf.page(*page_id);
@@ -147,7 +165,7 @@ mod tests {
                     date: "2024-09-05T17:14:04.734Z".into(),
                     transaction_id: (9000 + i).to_string(),
                     transaction_type: "DEBIT".into(),
-                    narration: "caf\u{e9} (test)".into(),
+                    narration: "caf\u{e9} \u{20ac}5 (test)".into(),
                     amount: "1.0000".into(),
                     previous_balance: "2.0000".into(),
                     current_balance: "1.0000".into(),
@@ -168,12 +186,18 @@ mod tests {
         assert!(contains(&bytes, "(9001) Tj"));
         assert!(contains(&bytes, "(42.0000) Tj"));
         assert!(contains(&bytes, "Helvetica"));
+        // Latin-1 survives (as its WinAnsi byte); other characters become '?'.
+        assert!(bytes.windows(5).any(|w| w == b"caf\xe9 "));
+        assert!(contains(&bytes, "?5 \\(test\\)"));
     }
 
     #[test]
     fn long_statements_get_more_pages() {
         let bytes = render(&doc(200));
-        let pages = bytes.windows(b"/Type /Page\n".len()).filter(|w| *w == b"/Type /Page\n").count();
+        let pages = bytes
+            .windows(b"/Type /Page\n".len())
+            .filter(|w| *w == b"/Type /Page\n")
+            .count();
         assert!(contains(&bytes, "(9199) Tj"));
         assert!(contains(&bytes, "/Count "));
         assert!(pages > 1 || !contains(&bytes, "/Count 1\n"), "expected several pages");

@@ -26,17 +26,17 @@ fn build(doc: &StatementDoc) -> Result<Vec<u8>, XlsxError> {
     ];
     for (i, (label, value)) in block.iter().enumerate() {
         let row = 1 + i as u32;
-        sheet.write_string(row, 0, *label, &bold)?;
-        sheet.write_string_only(row, 1, *value)?;
+        sheet.write_string(row, 0, label, &bold)?;
+        sheet.write_string_only(row, 1, value)?;
     }
     for (col, title) in StatementDoc::COLUMNS.iter().enumerate() {
-        sheet.write_string(HEADER_ROW, col as u16, *title, &bold)?;
+        sheet.write_string(HEADER_ROW, col as u16, title, &bold)?;
     }
     let mut row = HEADER_ROW;
     for r in &doc.rows {
         row += 1;
         for (col, cell) in r.cells().iter().enumerate() {
-            sheet.write_string_only(row, col as u16, *cell)?;
+            sheet.write_string_only(row, col as u16, cell)?;
         }
     }
     row += 2;

@@ -5,7 +5,10 @@ use std::process::Command;
 
 #[test]
 fn help_names_the_flags() {
-    let out = Command::new(env!("CARGO_BIN_EXE_walletd")).arg("--help").output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_walletd"))
+        .arg("--help")
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("--listen"), "{text}");
@@ -14,6 +17,9 @@ fn help_names_the_flags() {
 
 #[test]
 fn unknown_flag_is_refused() {
-    let out = Command::new(env!("CARGO_BIN_EXE_walletd")).arg("--no-such-flag").output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_walletd"))
+        .arg("--no-such-flag")
+        .output()
+        .unwrap();
     assert!(!out.status.success());
 }

@@ -46,13 +46,16 @@ pub async fn world(dir: &std::path::Path, wallets: usize, funds: Decimal) -> Ben
         .await
         .expect("service");
     let service = svc.data.client_service_code.clone();
-    let mut numbers = Vec::with_capacity(wallets);
-    for i in 0..wallets {
-        let acc = ledger
-            .create_account(
-                &a,
-                AccountInput {
-                    owner: AccountOwner::ClientCode(code.clone()),
+    // Wallets are created many at a time, so their records share fsyncs (group commit).
+    let mut numbers = vec![String::new(); wallets];
+    let mut next = 0;
+    let mut creating = tokio::task::JoinSet::new();
+    while next < wallets || !creating.is_empty() {
+        while next < wallets && creating.len() < 256 {
+            let (ledger, code, i) = (ledger.clone(), code.clone(), next);
+            creating.spawn(async move {
+                let input = AccountInput {
+                    owner: AccountOwner::ClientCode(code),
                     account_type_code: "CURRENT_ACCOUNT".into(),
                     account_name: format!("W{i}"),
                     currency: "KES".into(),
@@ -60,21 +63,28 @@ pub async fn world(dir: &std::path::Path, wallets: usize, funds: Decimal) -> Ben
                     can_overdraw: false,
                     status: AccountStatus::Active,
                     status_description: None,
-                },
-            )
-            .await
-            .expect("wallet");
-        numbers.push(acc.meta.account_number.clone());
+                };
+                (i, ledger.create_account(&admin(), input).await)
+            });
+            next += 1;
+        }
+        if let Some(done) = creating.join_next().await {
+            let (i, acc) = done.expect("task");
+            numbers[i] = acc.expect("wallet").meta.account_number.clone();
+        }
     }
-    let mut fund = tokio::task::JoinSet::new();
-    for (i, n) in numbers.iter().enumerate() {
-        let (ledger, service, n) = (ledger.clone(), service.clone(), n.clone());
-        fund.spawn(async move {
-            ledger.post(&admin(), posting(PostingInputKind::Credit { account_number: n }, &service, funds, format!("fund-{i}"))).await
-        });
-    }
-    while let Some(r) = fund.join_next().await {
-        r.expect("task").expect("funding credit");
+    for (c, chunk) in numbers.chunks(1000).enumerate() {
+        let credits = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let kind = PostingInputKind::Credit { account_number: n.clone() };
+                posting(kind, &service, funds, format!("fund-{c}-{i}"))
+            })
+            .collect();
+        for r in ledger.post_batch(&admin(), credits, false).await {
+            r.expect("funding credit");
+        }
     }
     BenchWorld { ledger, service, wallets: numbers }
 }

@@ -199,8 +199,8 @@ impl TransferCoordinator {
     }
 
     fn finished(f: &InFlight) -> bool {
-        let waiting_durable = !f.appended_postings.is_empty() && !(f.durable && f.committed == f.appended_legs.len());
-        f.answered == f.deltas.len() && !waiting_durable
+        let settled = f.appended_postings.is_empty() || (f.durable && f.committed == f.appended_legs.len());
+        f.answered == f.deltas.len() && settled
     }
 
     fn answer(mut f: InFlight) {
@@ -284,10 +284,10 @@ impl Actor for TransferCoordinator {
                 match result {
                     Ok(()) => f.prepared_ok[leg] = true,
                     Err(refusal) => {
-                        if let Some(p) = f.postings.iter_mut().find(|p| p.legs.contains(&leg)) {
-                            if p.refusal.is_none() {
-                                p.refusal = Some((leg - p.legs.start, refusal));
-                            }
+                        if let Some(p) = f.postings.iter_mut().find(|p| p.legs.contains(&leg))
+                            && p.refusal.is_none()
+                        {
+                            p.refusal = Some((leg - p.legs.start, refusal));
                         }
                     }
                 }

@@ -786,7 +786,7 @@ impl Ledger {
     /// that owns the service: a replay answers the original result.
     pub async fn post(&self, caller: &Caller, input: PostingInput) -> Result<PostingOutcome> {
         match self.judge(caller, &input).await? {
-            Judged::Replay(outcome) => Ok(outcome),
+            Judged::Replay(outcome) => Ok(*outcome),
             Judged::New { record, key, fingerprint } => {
                 let settle = match self.claim(&key, fingerprint).await? {
                     Ok(settle) => settle,
@@ -813,7 +813,7 @@ impl Ledger {
         for (i, input) in inputs.iter().enumerate() {
             match self.judge(caller, input).await {
                 Err(e) => results[i] = Some(Err(e)),
-                Ok(Judged::Replay(o)) => results[i] = Some(Ok(o)),
+                Ok(Judged::Replay(o)) => results[i] = Some(Ok(*o)),
                 Ok(Judged::New { record, key, fingerprint }) => {
                     if !keys.insert(key.clone()) {
                         // The same key twice in one batch: the later one is judged after the
@@ -892,7 +892,7 @@ impl Ledger {
         let key = (service.data.client_id, input.source_transaction_id.clone());
         // A replay is answered before any rule is judged again: the original stands.
         if let Some(outcome) = self.replay_if_known(&key, fingerprint).await? {
-            return Ok(Judged::Replay(outcome));
+            return Ok(Judged::Replay(Box::new(outcome)));
         }
         if !service.data.is_active {
             return Err(EngineError::Refused("Client service is not active".into()));
@@ -1539,9 +1539,12 @@ impl Ledger {
     }
 }
 
+// `New` is the common case: boxing it would cost an allocation per posting; the rare replay
+// is boxed instead.
+#[allow(clippy::large_enum_variant)]
 enum Judged {
     /// The request was made before: its original answer.
-    Replay(PostingOutcome),
+    Replay(Box<PostingOutcome>),
     New { record: PostingRecord, key: (u64, String), fingerprint: u64 },
 }
 

@@ -59,7 +59,10 @@ impl AccountTypeView {
             is_default: 0,
             created_at: timestamp(d.created_at_ms),
             updated_at: timestamp(d.created_at_ms),
-            client: AccountTypeClient { client_id: client.client_id.to_string(), client_code: client.data.client_code.clone() },
+            client: AccountTypeClient {
+                client_id: client.client_id.to_string(),
+                client_code: client.data.client_code.clone(),
+            },
         }
     }
 }
@@ -108,5 +111,7 @@ pub async fn create(auth: AuthUser, JsonBody(body): JsonBody) -> Result<(StatusC
 pub async fn list(auth: AuthUser, Params(params): Params) -> Result<Json<ListResponse<AccountTypeView>>, ApiError> {
     let page = page_request(&params)?;
     let types = auth.ledger.list_account_types(&auth.caller, page);
-    Ok(Json(ListResponse::from_page(types, |(t, c)| AccountTypeView::of(&t, &c))))
+    Ok(Json(ListResponse::from_page(types, |(t, c)| {
+        AccountTypeView::of(&t, &c)
+    })))
 }

@@ -116,7 +116,10 @@ pub struct AccountStateView {
 pub async fn create(auth: AuthUser, JsonBody(body): JsonBody) -> Result<(StatusCode, Json<AccountView>), ApiError> {
     let mut f = Fields::new(&body);
     let owner = if f.has("client_profile_id") {
-        AccountOwner::Profile { client_profile_id: f.required_text("client_profile_id"), client_code: f.optional_str("client_code") }
+        AccountOwner::Profile {
+            client_profile_id: f.required_text("client_profile_id"),
+            client_code: f.optional_str("client_code"),
+        }
     } else {
         AccountOwner::ClientCode(f.required_str("client_code"))
     };
@@ -134,8 +137,16 @@ pub async fn create(auth: AuthUser, JsonBody(body): JsonBody) -> Result<(StatusC
     };
     let status_description = f.optional_str("status_description");
     f.finish()?;
-    let input =
-        AccountInput { owner, account_type_code, account_name, currency, minimum_balance, can_overdraw, status, status_description };
+    let input = AccountInput {
+        owner,
+        account_type_code,
+        account_name,
+        currency,
+        minimum_balance,
+        can_overdraw,
+        status,
+        status_description,
+    };
     let details = auth.ledger.create_account(&auth.caller, input).await?;
     Ok((StatusCode::CREATED, Json(AccountView::of(&details))))
 }

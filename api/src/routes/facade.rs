@@ -19,7 +19,10 @@ use walletd_engine::views::{AppInput, FacadeUpdateInput, FacadeWalletInput, Faca
 /// A decimal as a JSON number with exactly its digits (no `f64` on the way): trailing zeros
 /// are dropped, so 15000.0000 is `15000` and 12.5000 is `12.5`.
 pub fn exact_number(d: Decimal) -> Number {
-    d.normalize().to_string().parse::<Number>().unwrap_or_else(|_| Number::from(0))
+    d.normalize()
+        .to_string()
+        .parse::<Number>()
+        .unwrap_or_else(|_| Number::from(0))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -179,7 +182,14 @@ pub async fn create_app(
         currency: app.data.currency.to_string(),
         created_at: super::timestamp(app.data.created_at_ms),
     };
-    Ok((StatusCode::CREATED, Json(AppAnswer { status: "success", message: "App created successfully.", app: view })))
+    Ok((
+        StatusCode::CREATED,
+        Json(AppAnswer {
+            status: "success",
+            message: "App created successfully.",
+            app: view,
+        }),
+    ))
 }
 
 #[utoipa::path(
@@ -209,14 +219,22 @@ pub async fn create(
         name: f.required_str("name"),
         description: f.optional_str("description"),
         tuku_till_number: f.required_text("tukuTillNumber"),
-        wallet_number: if f.has("walletNumber") { Some(f.positive_int("walletNumber", None)) } else { None },
+        wallet_number: if f.has("walletNumber") {
+            Some(f.positive_int("walletNumber", None))
+        } else {
+            None
+        },
         verified: f.boolean("verified", Some(false)),
     };
     f.finish()?;
     let wallet = auth.ledger.facade_create(&auth.caller, input).await?;
     Ok((
         StatusCode::CREATED,
-        Json(WalletAnswer { status: "success", message: "Wallet created successfully.", wallet: FacadeWallet::of(&wallet) }),
+        Json(WalletAnswer {
+            status: "success",
+            message: "Wallet created successfully.",
+            wallet: FacadeWallet::of(&wallet),
+        }),
     ))
 }
 
@@ -236,7 +254,10 @@ pub async fn create(
         (status = 404, description = "App not found", body = FacadeErrorBody),
     )
 )]
-pub async fn list(auth: Result<AuthUser, ApiError>, params: Result<Params, ApiError>) -> Result<Json<WalletList>, FacadeError> {
+pub async fn list(
+    auth: Result<AuthUser, ApiError>,
+    params: Result<Params, ApiError>,
+) -> Result<Json<WalletList>, FacadeError> {
     let auth = auth?;
     let Params(params) = params?;
     let mut f = Fields::new(&params);
@@ -244,7 +265,10 @@ pub async fn list(auth: Result<AuthUser, ApiError>, params: Result<Params, ApiEr
     let user_id = f.required_text("userId");
     f.finish()?;
     let wallets = auth.ledger.facade_list(&auth.caller, &app_id, &user_id).await?;
-    Ok(Json(WalletList { status: "success", wallets: wallets.iter().map(FacadeWallet::of).collect() }))
+    Ok(Json(WalletList {
+        status: "success",
+        wallets: wallets.iter().map(FacadeWallet::of).collect(),
+    }))
 }
 
 #[utoipa::path(
@@ -260,7 +284,10 @@ pub async fn list(auth: Result<AuthUser, ApiError>, params: Result<Params, ApiEr
         (status = 404, description = "App or wallet not found", body = FacadeErrorBody),
     )
 )]
-pub async fn update(auth: Result<AuthUser, ApiError>, body: Result<JsonBody, ApiError>) -> Result<Json<WalletAnswer>, FacadeError> {
+pub async fn update(
+    auth: Result<AuthUser, ApiError>,
+    body: Result<JsonBody, ApiError>,
+) -> Result<Json<WalletAnswer>, FacadeError> {
     let auth = auth?;
     let JsonBody(body) = body?;
     let mut f = Fields::new(&body);
@@ -269,11 +296,19 @@ pub async fn update(auth: Result<AuthUser, ApiError>, body: Result<JsonBody, Api
         account_number: f.required_text("accountNumber"),
         name: f.optional_str("name"),
         description: f.optional_str("description"),
-        verified: if f.has("verified") { Some(f.boolean("verified", None)) } else { None },
+        verified: if f.has("verified") {
+            Some(f.boolean("verified", None))
+        } else {
+            None
+        },
     };
     f.finish()?;
     let wallet = auth.ledger.facade_update(&auth.caller, input).await?;
-    Ok(Json(WalletAnswer { status: "success", message: "Wallet updated successfully.", wallet: FacadeWallet::of(&wallet) }))
+    Ok(Json(WalletAnswer {
+        status: "success",
+        message: "Wallet updated successfully.",
+        wallet: FacadeWallet::of(&wallet),
+    }))
 }
 
 #[utoipa::path(
@@ -290,15 +325,25 @@ pub async fn update(auth: Result<AuthUser, ApiError>, body: Result<JsonBody, Api
         (status = 409, description = "The wallet's balance is not zero", body = FacadeErrorBody),
     )
 )]
-pub async fn delete(auth: Result<AuthUser, ApiError>, params: Result<Params, ApiError>) -> Result<Json<WalletAnswer>, FacadeError> {
+pub async fn delete(
+    auth: Result<AuthUser, ApiError>,
+    params: Result<Params, ApiError>,
+) -> Result<Json<WalletAnswer>, FacadeError> {
     let auth = auth?;
     let Params(params) = params?;
     let mut f = Fields::new(&params);
     let app_id = f.required_text("appId");
     let account_number = f.required_text("accountNumber");
     f.finish()?;
-    let wallet = auth.ledger.facade_delete(&auth.caller, &app_id, &account_number).await?;
-    Ok(Json(WalletAnswer { status: "success", message: "Wallet deleted successfully.", wallet: FacadeWallet::of(&wallet) }))
+    let wallet = auth
+        .ledger
+        .facade_delete(&auth.caller, &app_id, &account_number)
+        .await?;
+    Ok(Json(WalletAnswer {
+        status: "success",
+        message: "Wallet deleted successfully.",
+        wallet: FacadeWallet::of(&wallet),
+    }))
 }
 
 #[cfg(test)]

@@ -28,10 +28,28 @@ pub struct HealthView {
 )]
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<HealthView>) {
     let Ok(ledger) = state.ledger() else {
-        return (StatusCode::SERVICE_UNAVAILABLE, Json(HealthView { status: "recovering", reason: None }));
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(HealthView {
+                status: "recovering",
+                reason: None,
+            }),
+        );
     };
     match ledger.health() {
-        Ok(()) => (StatusCode::OK, Json(HealthView { status: "ok", reason: None })),
-        Err(reason) => (StatusCode::SERVICE_UNAVAILABLE, Json(HealthView { status: "failed", reason: Some(reason) })),
+        Ok(()) => (
+            StatusCode::OK,
+            Json(HealthView {
+                status: "ok",
+                reason: None,
+            }),
+        ),
+        Err(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(HealthView {
+                status: "failed",
+                reason: Some(reason),
+            }),
+        ),
     }
 }

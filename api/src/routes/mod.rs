@@ -65,8 +65,16 @@ impl<T: ToSchema> ListResponse<T> {
     pub fn from_page<U>(page: Page<U>, view: impl FnMut(U) -> T) -> Self {
         let records: Vec<T> = page.records.into_iter().map(view).collect();
         ListResponse {
-            metadata: Metadata { page: page.page, per_page: records.len() as u64, total_count: page.total_count },
-            statistics: page.statistics.into_iter().map(|(name, count)| Statistic { name, count }).collect(),
+            metadata: Metadata {
+                page: page.page,
+                per_page: records.len() as u64,
+                total_count: page.total_count,
+            },
+            statistics: page
+                .statistics
+                .into_iter()
+                .map(|(name, count)| Statistic { name, count })
+                .collect(),
             records,
         }
     }
@@ -82,7 +90,11 @@ pub struct ClientRef {
 
 impl ClientRef {
     pub fn of(c: &Client) -> Self {
-        ClientRef { client_id: c.client_id.to_string(), client_name: c.data.client_name.clone(), client_code: c.data.client_code.clone() }
+        ClientRef {
+            client_id: c.client_id.to_string(),
+            client_name: c.data.client_name.clone(),
+            client_code: c.data.client_code.clone(),
+        }
     }
 }
 

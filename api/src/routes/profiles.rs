@@ -171,7 +171,10 @@ pub async fn get(
     let mut f = Fields::new(&params);
     let client_code = f.optional_str("client_code");
     f.finish()?;
-    let details = auth.ledger.get_profile(&auth.caller, &reference, client_code.as_deref()).await?;
+    let details = auth
+        .ledger
+        .get_profile(&auth.caller, &reference, client_code.as_deref())
+        .await?;
     Ok(Json(ProfileDetailsView {
         profile: ProfileView::of(&details.profile, &details.client),
         accounts: details.accounts.iter().map(AccountView::of).collect(),
@@ -205,7 +208,10 @@ pub async fn command(
     let client_code = f.optional_str("client_code");
     f.finish()?;
     let active = command == Some("ACTIVATE");
-    let profile = auth.ledger.set_profile_active(&auth.caller, &reference, client_code.as_deref(), active).await?;
+    let profile = auth
+        .ledger
+        .set_profile_active(&auth.caller, &reference, client_code.as_deref(), active)
+        .await?;
     Ok(Json(ProfileStateView {
         id: profile.profile_id.to_string(),
         status: if profile.active { "ACTIVE" } else { "INACTIVE" },

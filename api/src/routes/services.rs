@@ -197,5 +197,7 @@ pub async fn create(auth: AuthUser, JsonBody(body): JsonBody) -> Result<(StatusC
 pub async fn list(auth: AuthUser, Params(params): Params) -> Result<Json<ListResponse<ServiceView>>, ApiError> {
     let page = page_request(&params)?;
     let services = auth.ledger.list_services(&auth.caller, page);
-    Ok(Json(ListResponse::from_page(services, |(s, c)| ServiceView::of(&s, &c))))
+    Ok(Json(ListResponse::from_page(services, |(s, c)| {
+        ServiceView::of(&s, &c)
+    })))
 }

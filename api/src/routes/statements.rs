@@ -69,8 +69,15 @@ impl StatementDoc {
     }
 
     /// The column titles, in order.
-    pub const COLUMNS: [&'static str; 7] =
-        ["Date", "Transaction ID", "Type", "Narration", "Amount", "Previous balance", "Current balance"];
+    pub const COLUMNS: [&'static str; 7] = [
+        "Date",
+        "Transaction ID",
+        "Type",
+        "Narration",
+        "Amount",
+        "Previous balance",
+        "Current balance",
+    ];
 }
 
 impl StatementRow {
@@ -88,7 +95,10 @@ impl StatementRow {
 }
 
 fn day(ms: i64) -> String {
-    DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default().format("%Y%m%d").to_string()
+    DateTime::<Utc>::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .format("%Y%m%d")
+        .to_string()
 }
 
 #[utoipa::path(
@@ -118,10 +128,10 @@ pub async fn document(auth: AuthUser, Params(params): Params) -> Result<Response
     let start = f.date("start_date", DayBound::Start, true);
     let end = f.date("end_date", DayBound::End, true);
     let doc_type = f.one_of("doc_type", &["EXCEL", "PDF"], true);
-    if let (Some(s), Some(e)) = (start, end) {
-        if s > e {
-            f.problem("start_date must not be after end_date");
-        }
+    if let (Some(s), Some(e)) = (start, end)
+        && s > e
+    {
+        f.problem("start_date must not be after end_date");
     }
     f.finish()?;
     let (Some(start), Some(end)) = (start, end) else {
@@ -133,14 +143,28 @@ pub async fn document(auth: AuthUser, Params(params): Params) -> Result<Response
     // Rendering is CPU work proportional to the statement's length: keep it off the async
     // worker threads.
     let bytes = tokio::task::spawn_blocking(move || {
-        if pdf { Ok(statement_pdf::render(&doc)) } else { statement_xlsx::render(&doc) }
+        if pdf {
+            Ok(statement_pdf::render(&doc))
+        } else {
+            statement_xlsx::render(&doc)
+        }
     })
     .await
     .map_err(|e| ApiError::Internal(format!("statement rendering panicked: {e}")))??;
-    let (content_type, ext) = if pdf { (PDF_CONTENT_TYPE, "pdf") } else { (XLSX_CONTENT_TYPE, "xlsx") };
+    let (content_type, ext) = if pdf {
+        (PDF_CONTENT_TYPE, "pdf")
+    } else {
+        (XLSX_CONTENT_TYPE, "xlsx")
+    };
     let filename = format!("statement-{}-{}-{}.{ext}", account_number, day(start), day(end));
     let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\""))
         .map_err(|_| ApiError::invalid("account_number must be printable"))?;
-    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static(content_type)), (header::CONTENT_DISPOSITION, disposition)], bytes)
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
         .into_response())
 }

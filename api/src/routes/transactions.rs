@@ -153,7 +153,9 @@ fn posting_input(f: &mut Fields<'_>, kind: PostingInputKind) -> PostingInput {
 fn answer<T: Serialize>(body: T, replayed: bool) -> Response {
     let mut response = Json(body).into_response();
     if replayed {
-        response.headers_mut().insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
+        response
+            .headers_mut()
+            .insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
     }
     response
 }
@@ -174,7 +176,11 @@ fn answer<T: Serialize>(body: T, replayed: bool) -> Response {
         (status = 422, description = "Refused by the ledger's rules (funds, wallet state, limits)", body = ErrorBody),
     )
 )]
-pub async fn credit_or_debit(auth: AuthUser, QueryMap(query): QueryMap, JsonBody(body): JsonBody) -> Result<Response, ApiError> {
+pub async fn credit_or_debit(
+    auth: AuthUser,
+    QueryMap(query): QueryMap,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
     let mut q = Fields::new(&query);
     let command = q.one_of("command", &["CREDIT", "DEBIT"], true);
     let mut f = Fields::new(&body);
@@ -220,7 +226,8 @@ pub async fn transfer(auth: AuthUser, JsonBody(body): JsonBody) -> Result<Respon
 
 /// Transaction ids are decimal integers; anything else names no transaction.
 fn transaction_id(text: &str) -> Result<u64, ApiError> {
-    text.parse::<u64>().map_err(|_| ApiError::NotFound("Transaction not found".into()))
+    text.parse::<u64>()
+        .map_err(|_| ApiError::NotFound("Transaction not found".into()))
 }
 
 #[utoipa::path(
@@ -302,10 +309,10 @@ pub async fn list(auth: AuthUser, Params(params): Params) -> Result<Json<ListRes
         source_transaction_id: f.optional_str("source_transaction_id"),
         client_code: f.optional_str("client_code"),
     };
-    if let (Some(s), Some(e)) = (filter.start_ms, filter.end_ms) {
-        if s > e {
-            f.problem("start_date must not be after end_date");
-        }
+    if let (Some(s), Some(e)) = (filter.start_ms, filter.end_ms)
+        && s > e
+    {
+        f.problem("start_date must not be after end_date");
     }
     f.finish()?;
     let page = page_request(&params)?;

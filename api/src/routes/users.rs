@@ -78,7 +78,18 @@ pub async fn create(auth: AuthUser, JsonBody(body): JsonBody) -> Result<(StatusC
         _ => Role::Client,
     };
     f.finish()?;
-    let (user, client) = auth.ledger.create_user(&auth.caller, UserInput { username, password, client_code, role }).await?;
+    let (user, client) = auth
+        .ledger
+        .create_user(
+            &auth.caller,
+            UserInput {
+                username,
+                password,
+                client_code,
+                role,
+            },
+        )
+        .await?;
     Ok((StatusCode::CREATED, Json(UserView::of(&user, client.as_deref()))))
 }
 
@@ -101,7 +112,9 @@ pub async fn list(auth: AuthUser, Params(params): Params) -> Result<Json<ListRes
     auth.require_admin()?;
     let page = page_request(&params)?;
     let users = auth.ledger.list_users(&auth.caller, page)?;
-    Ok(Json(ListResponse::from_page(users, |(u, c)| UserView::of(&u, c.as_deref()))))
+    Ok(Json(ListResponse::from_page(users, |(u, c)| {
+        UserView::of(&u, c.as_deref())
+    })))
 }
 
 #[utoipa::path(
@@ -121,5 +134,8 @@ pub async fn list(auth: AuthUser, Params(params): Params) -> Result<Json<ListRes
 pub async fn delete(auth: AuthUser, PathParam(username): PathParam<String>) -> Result<Json<UserDeleted>, ApiError> {
     auth.require_admin()?;
     auth.ledger.delete_user(&auth.caller, &username).await?;
-    Ok(Json(UserDeleted { username, message: "User deleted successfully." }))
+    Ok(Json(UserDeleted {
+        username,
+        message: "User deleted successfully.",
+    }))
 }

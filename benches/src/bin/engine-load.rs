@@ -1,8 +1,12 @@
 //! Quick in-process throughput probe: `cargo run --release -p walletd-benches --bin engine-load
-//! -- [wallets] [submitters] [postings] [hot]` prints postings/s through `Ledger::post`
-//! (durable, fsynced) and records per fsync. The criterion benches measure the same paths.
+//! -- [wallets] [submitters] [postings] [hot 0|1] [batch]` prints postings/s through
+//! `Ledger::post` (batch 1) or `Ledger::post_batch` (durable, fsynced) and records per fsync.
 
 use rust_decimal::Decimal;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::time::Instant;
 use walletd_benches::*;
 use walletd_engine::views::PostingInputKind;
@@ -13,6 +17,7 @@ fn main() {
     let submitters = args.get(1).copied().unwrap_or(256);
     let postings = args.get(2).copied().unwrap_or(200_000);
     let hot = args.get(3).copied().unwrap_or(0) == 1;
+    let batch = args.get(4).copied().unwrap_or(1).max(1);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     rt.block_on(async move {
         let dir = tempfile_dir();
@@ -25,6 +30,7 @@ fn main() {
             let per = postings / submitters;
             tasks.spawn(async move {
                 let mut rng = SplitMix64::new(s as u64 + 1);
+                let mut pending = Vec::with_capacity(batch);
                 for i in 0..per {
                     let a = if hot { 0 } else { rng.below(wallets.len()) };
                     let b = (a + 1 + rng.below(wallets.len() - 1)) % wallets.len();
@@ -32,8 +38,17 @@ fn main() {
                         source_account_number: wallets[a].clone(),
                         destination_account_number: wallets[b].clone(),
                     };
-                    let p = posting(kind, &service, Decimal::new(1, 2), format!("s{s}-{i}"));
-                    ledger.post(&admin(), p).await.expect("posting");
+                    pending.push(posting(kind, &service, Decimal::new(1, 2), format!("s{s}-{i}")));
+                    if pending.len() == batch || i + 1 == per {
+                        if batch == 1 {
+                            let p = pending.pop().expect("one");
+                            ledger.post(&admin(), p).await.expect("posting");
+                        } else {
+                            for r in ledger.post_batch(&admin(), std::mem::take(&mut pending), false).await {
+                                r.expect("posting");
+                            }
+                        }
+                    }
                 }
             });
         }
