@@ -37,6 +37,8 @@ use walletd_engine::Ledger;
 
 /// Largest request body (DECISIONS: 64 KiB).
 pub const BODY_LIMIT: usize = 64 * 1024;
+/// The batch route's body limit: 10,000 postings fit.
+pub const BATCH_BODY_LIMIT: usize = 8 * 1024 * 1024;
 /// A request that takes longer is answered 408 (the posting itself, if durable, stands and is
 /// found again by an idempotent retry).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -161,6 +163,10 @@ pub fn app(state: AppState) -> Router {
             get(transactions::get).post(transactions::reverse),
         )
         .route("/api/v1/account-transfers", post(transactions::transfer))
+        .route(
+            "/api/v1/transactions/batch",
+            post(transactions::batch).layer(DefaultBodyLimit::max(BATCH_BODY_LIMIT)),
+        )
         .route("/api/v1/account-statements/doc", get(statements::document))
         .route("/api/v1/users", post(users::create).get(users::list))
         .route("/api/v1/users/{username}", delete(users::delete))
@@ -261,5 +267,22 @@ mod tests {
         assert_eq!(body["code"], "HttpException");
         let (status, _) = call(app, "GET", "/api/v1/openapi.json").await;
         assert_eq!(status, 200);
+    }
+
+    #[tokio::test]
+    async fn bodiless_errors_from_layers_get_the_error_shape() {
+        let app = Router::new()
+            .route("/bare", get(|| async { StatusCode::REQUEST_TIMEOUT }))
+            .route("/shaped", get(|| async { ApiError::Conflict("taken".into()) }))
+            .layer(middleware::from_fn(shape_bodiless_errors));
+        let (status, body) = call(app.clone(), "GET", "/bare").await;
+        assert_eq!(status, 408);
+        assert_eq!(
+            body,
+            serde_json::json!({"status":408,"message":"Request Timeout","code":"HttpException"})
+        );
+        let (status, body) = call(app, "GET", "/shaped").await;
+        assert_eq!(status, 409);
+        assert_eq!(body["message"], "taken");
     }
 }

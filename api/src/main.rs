@@ -27,6 +27,11 @@ use tracing_subscriber::EnvFilter;
 use walletd_api::{ApiConfig, AppState, app};
 use walletd_engine::{Ledger, LedgerConfig, RecoveryReport, SnapshotPolicy};
 
+// glibc's malloc spent a quarter of the engine's time under load (contention across the
+// runtime's threads); mimalloc cut it to a few percent (see BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser, Debug)]
 #[command(name = "walletd", version, about = "walletd: a wallet ledger with a REST API")]
 struct Cli {
@@ -39,7 +44,10 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the server (the default).
-    Serve(ServeArgs),
+    Serve,
+    /// Operator command, with walletd stopped: move WAL segments that the newest snapshot fully
+    /// covers into `<data-dir>/wal/archive/` (still read for statements; nothing is deleted).
+    ArchiveWal,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -47,28 +55,32 @@ struct ServeArgs {
     /// Address and port to listen on (port 0 picks a free one; the log says which).
     #[arg(
         long,
+        global = true,
         env = "WALLETD_LISTEN",
         default_value = "127.0.0.1:8080",
         value_name = "ADDR:PORT"
     )]
     listen: SocketAddr,
     /// Directory holding the WAL, snapshots, the JWT secret and the lock file.
-    #[arg(long, env = "WALLETD_DATA_DIR", default_value = "./data", value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        env = "WALLETD_DATA_DIR",
+        default_value = "./data",
+        value_name = "DIR"
+    )]
     data_dir: PathBuf,
     /// Take a snapshot after this many WAL records (0: never by count).
-    #[arg(long, default_value_t = 1_000_000, value_name = "N")]
+    #[arg(long, global = true, default_value_t = 1_000_000, value_name = "N")]
     snapshot_every_records: u64,
     /// Take a snapshot after this many seconds with new records (0: never by time).
-    #[arg(long, default_value_t = 300, value_name = "S")]
+    #[arg(long, global = true, default_value_t = 300, value_name = "S")]
     snapshot_every_secs: u64,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let args = match cli.command {
-        Some(Command::Serve(args)) => args,
-        None => cli.serve,
-    };
+    let args = cli.serve;
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         // Colours only for a person at a terminal: log files and tests read plain text.
@@ -79,10 +91,28 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return fatal(&format!("cannot start the async runtime: {e}")),
     };
+    if let Some(Command::ArchiveWal) = cli.command {
+        return match archive(&args.data_dir) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fatal(&format!("{e:#}")),
+        };
+    }
     match runtime.block_on(serve(args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fatal(&format!("{e:#}")),
     }
+}
+
+/// `walletd archive-wal`: under the data directory's lock, so never while a server runs.
+fn archive(dir: &Path) -> anyhow::Result<()> {
+    let _lock = lock_data_dir(dir)?;
+    let moved =
+        walletd_engine::archive_wal(&LedgerConfig::new(dir)).map_err(|e| anyhow::anyhow!("archive failed: {e}"))?;
+    for path in &moved {
+        info!("archived {}", path.display());
+    }
+    info!("{} segment(s) archived", moved.len());
+    Ok(())
 }
 
 /// Logs the reason and also prints it plainly, so it reaches stderr even with logging off.
@@ -106,7 +136,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     info!("listening on {bound}");
 
     let state = AppState::recovering(ApiConfig::new(secret));
-    let (stop_tx, mut stop_rx) = watch::channel(false);
+    let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
         shutdown_signal().await;
         let _ = stop_tx.send(true);
@@ -129,14 +159,21 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         every: (args.snapshot_every_secs > 0).then(|| Duration::from_secs(args.snapshot_every_secs)),
     };
     info!(data_dir = %dir.display(), "recovering the ledger");
-    let (ledger, report) = tokio::select! {
-        opened = Ledger::open(config) => opened.map_err(|e| anyhow::anyhow!("recovery failed: {e}"))?,
-        _ = stop_rx.wait_for(|stop| *stop) => {
-            info!("stopped during recovery");
-            return Ok(());
-        }
-    };
+    // Recovery reads and replays files synchronously: run it on a blocking thread (inside the
+    // runtime's context, which the engine's actors need) so that the async workers stay free
+    // to answer 503 meanwhile, even on a single core.
+    let handle = tokio::runtime::Handle::current();
+    let (ledger, report) = tokio::task::spawn_blocking(move || handle.block_on(Ledger::open(config)))
+        .await
+        .map_err(|e| anyhow::anyhow!("recovery failed: {e}"))?
+        .map_err(|e| anyhow::anyhow!("recovery failed: {e}"))?;
     log_recovery(&report);
+    if *stop_rx.borrow() {
+        // Asked to stop while recovering: nothing was served, just close the ledger cleanly.
+        stop_ledger(ledger).await;
+        info!("stopped");
+        return Ok(());
+    }
 
     let admin_password = std::env::var("WALLETD_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty());
     match ledger.bootstrap_admin(admin_password).await {

@@ -37,6 +37,7 @@ use utoipa::{Modify, OpenApi};
         services::list,
         transactions::credit_or_debit,
         transactions::transfer,
+        transactions::batch,
         transactions::reverse,
         transactions::get,
         transactions::list,

@@ -28,14 +28,23 @@ async fn run(w: &BenchWorld, submitters: usize, total: usize, batch: usize, hot:
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for s in 0..submitters {
-        let (ledger, w2) = (w.ledger.clone(), BenchWorld { ledger: w.ledger.clone(), service: w.service.clone(), wallets: w.wallets.clone() });
+        let (ledger, w2) = (
+            w.ledger.clone(),
+            BenchWorld {
+                ledger: w.ledger.clone(),
+                service: w.service.clone(),
+                wallets: w.wallets.clone(),
+            },
+        );
         let per = total / submitters;
         tasks.spawn(async move {
             let mut rng = SplitMix64::new(round * 1000 + s as u64 + 1);
             let mut i = 0;
             while i < per {
                 let n = batch.min(per - i);
-                let postings: Vec<_> = (0..n).map(|k| transfer(&w2, &mut rng, hot, format!("r{round}-s{s}-{}", i + k))).collect();
+                let postings: Vec<_> = (0..n)
+                    .map(|k| transfer(&w2, &mut rng, hot, format!("r{round}-s{s}-{}", i + k)))
+                    .collect();
                 if n == 1 {
                     let p = postings.into_iter().next().expect("one");
                     ledger.post(&admin(), p).await.expect("posting");
@@ -55,7 +64,10 @@ async fn run(w: &BenchWorld, submitters: usize, total: usize, batch: usize, hot:
 }
 
 fn postings(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     let dir = tempfile::tempdir().expect("temp dir");
     let w = rt.block_on(world(dir.path(), WALLETS, Decimal::new(1_000_000_000, 0)));
     let mut group = c.benchmark_group("engine_postings");
@@ -82,7 +94,10 @@ fn postings(c: &mut Criterion) {
     }
     group.finish();
     let (records, fsyncs) = w.ledger.wal_stats();
-    println!("WAL: {records} records in {fsyncs} fsyncs ({:.1} records per fsync)", records as f64 / fsyncs.max(1) as f64);
+    println!(
+        "WAL: {records} records in {fsyncs} fsyncs ({:.1} records per fsync)",
+        records as f64 / fsyncs.max(1) as f64
+    );
     w.ledger.shutdown();
 }
 

@@ -46,12 +46,18 @@ fn build(dir: &std::path::Path, rt: &tokio::runtime::Runtime) -> u64 {
 
 fn config(dir: &std::path::Path, snapshot: bool) -> LedgerConfig {
     let mut c = LedgerConfig::new(dir);
-    c.snapshot = SnapshotPolicy { every_records: if snapshot { 1 } else { 0 }, every: None };
+    c.snapshot = SnapshotPolicy {
+        every_records: if snapshot { 1 } else { 0 },
+        every: None,
+    };
     c
 }
 
 fn recovery(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     let dir = tempfile::tempdir().expect("temp dir");
     build(dir.path(), &rt);
     let mut group = c.benchmark_group("recovery");
@@ -103,7 +109,10 @@ fn recovery(c: &mut Criterion) {
         })
     });
     group.finish();
-    println!("snapshot of {WALLETS} wallets and {POSTINGS} postings: {} bytes", image.len());
+    println!(
+        "snapshot of {WALLETS} wallets and {POSTINGS} postings: {} bytes",
+        image.len()
+    );
 }
 
 criterion_group!(benches, recovery);

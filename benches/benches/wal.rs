@@ -62,7 +62,10 @@ fn group_commit(c: &mut Criterion) {
     }
     group.finish();
     let stats = wal.stats();
-    println!("WAL group commit: {:.1} records per fsync overall", stats.records_per_fsync());
+    println!(
+        "WAL group commit: {:.1} records per fsync overall",
+        stats.records_per_fsync()
+    );
     wal.shutdown();
 }
 

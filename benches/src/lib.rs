@@ -7,7 +7,11 @@ use walletd_engine::views::*;
 use walletd_engine::{Ledger, LedgerConfig, SnapshotPolicy};
 
 pub fn admin() -> Caller {
-    Caller { username: "admin".into(), role: Role::Admin, client_id: None }
+    Caller {
+        username: "admin".into(),
+        role: Role::Admin,
+        client_id: None,
+    }
 }
 
 pub struct BenchWorld {
@@ -19,11 +23,21 @@ pub struct BenchWorld {
 /// Opens a ledger in `dir` with `wallets` wallets, each credited with `funds`.
 pub async fn world(dir: &std::path::Path, wallets: usize, funds: Decimal) -> BenchWorld {
     let mut config = LedgerConfig::new(dir);
-    config.snapshot = SnapshotPolicy { every_records: 0, every: None };
+    config.snapshot = SnapshotPolicy {
+        every_records: 0,
+        every: None,
+    };
     let (ledger, _) = Ledger::open(config).await.expect("open ledger");
     let a = admin();
     let client = ledger
-        .create_client(&a, ClientInput { client_name: "Bench".into(), is_active: true, ..Default::default() })
+        .create_client(
+            &a,
+            ClientInput {
+                client_name: "Bench".into(),
+                is_active: true,
+                ..Default::default()
+            },
+        )
         .await
         .expect("client");
     let code = client.data.client_code.clone();
@@ -78,7 +92,9 @@ pub async fn world(dir: &std::path::Path, wallets: usize, funds: Decimal) -> Ben
             .iter()
             .enumerate()
             .map(|(i, n)| {
-                let kind = PostingInputKind::Credit { account_number: n.clone() };
+                let kind = PostingInputKind::Credit {
+                    account_number: n.clone(),
+                };
                 posting(kind, &service, funds, format!("fund-{c}-{i}"))
             })
             .collect();
@@ -86,7 +102,11 @@ pub async fn world(dir: &std::path::Path, wallets: usize, funds: Decimal) -> Ben
             r.expect("funding credit");
         }
     }
-    BenchWorld { ledger, service, wallets: numbers }
+    BenchWorld {
+        ledger,
+        service,
+        wallets: numbers,
+    }
 }
 
 pub fn posting(kind: PostingInputKind, service: &str, amount: Decimal, key: String) -> PostingInput {

@@ -38,7 +38,10 @@ impl AccountState {
         let prev = self.balance.0;
         let cur = prev + delta;
         self.balance = Money(cur);
-        self.history.push(HistoryEntry { txn_id, balance_after: Money(cur) });
+        self.history.push(HistoryEntry {
+            txn_id,
+            balance_after: Money(cur),
+        });
         (prev, cur)
     }
 
@@ -92,21 +95,48 @@ pub struct AccountView {
 }
 
 pub enum AccountMsg {
-    Prepare { delta: Decimal, reply: LegReply },
-    Commit { txn_id: u64, delta: Decimal, reply: LegReply },
-    Abort { delta: Decimal },
+    Prepare {
+        delta: Decimal,
+        reply: LegReply,
+    },
+    Commit {
+        txn_id: u64,
+        delta: Decimal,
+        reply: LegReply,
+    },
+    Abort {
+        delta: Decimal,
+    },
     /// Checks a status change and blocks postings that the new status would refuse until
     /// the change is committed or aborted.
-    PrepareStatus { status: AccountStatus, reply: oneshot::Sender<Result<(), StatusRefusal>> },
-    CommitStatus { status: AccountStatus, at_ms: i64, reply: Option<oneshot::Sender<AccountView>> },
+    PrepareStatus {
+        status: AccountStatus,
+        reply: oneshot::Sender<Result<(), StatusRefusal>>,
+    },
+    CommitStatus {
+        status: AccountStatus,
+        at_ms: i64,
+        reply: Option<oneshot::Sender<AccountView>>,
+    },
     AbortStatus,
-    Read { reply: oneshot::Sender<AccountView> },
+    Read {
+        reply: oneshot::Sender<AccountView>,
+    },
     /// Balances right after the given legs (None for legs not on this account).
-    BalancesAfter { txn_ids: Vec<u64>, reply: oneshot::Sender<Vec<Option<Decimal>>> },
-    History { from: u64, to: u64, reply: oneshot::Sender<(Vec<HistoryEntry>, Decimal)> },
+    BalancesAfter {
+        txn_ids: Vec<u64>,
+        reply: oneshot::Sender<Vec<Option<Decimal>>>,
+    },
+    History {
+        from: u64,
+        to: u64,
+        reply: oneshot::Sender<(Vec<HistoryEntry>, Decimal)>,
+    },
     /// Snapshot cut: the WAL writer sends this after the last commit of the cut, so the state
     /// replied is exactly the state at that point of the log.
-    Marker { reply: oneshot::Sender<AccountState> },
+    Marker {
+        reply: oneshot::Sender<AccountState>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,7 +157,12 @@ pub struct LiveAccount {
 
 impl LiveAccount {
     pub fn new(state: AccountState) -> Self {
-        LiveAccount { state, pending_debit: Decimal::ZERO, pending_credit: Decimal::ZERO, pending_status: None }
+        LiveAccount {
+            state,
+            pending_debit: Decimal::ZERO,
+            pending_credit: Decimal::ZERO,
+            pending_status: None,
+        }
     }
 
     /// The Prepare rule. Both the current status and a status change under way must allow the
@@ -189,7 +224,11 @@ impl LiveAccount {
     }
 
     fn view(&self) -> AccountView {
-        AccountView { balance: self.state.balance.0, status: self.state.status, updated_at_ms: self.state.updated_at_ms }
+        AccountView {
+            balance: self.state.balance.0,
+            status: self.state.status,
+            updated_at_ms: self.state.updated_at_ms,
+        }
     }
 }
 
@@ -200,17 +239,30 @@ impl Actor for AccountActor {
     type State = LiveAccount;
     type Arguments = AccountState;
 
-    async fn pre_start(&self, _myself: ActorRef<AccountMsg>, state: AccountState) -> Result<LiveAccount, ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<AccountMsg>,
+        state: AccountState,
+    ) -> Result<LiveAccount, ActorProcessingErr> {
         Ok(LiveAccount::new(state))
     }
 
-    async fn handle(&self, _myself: ActorRef<AccountMsg>, msg: AccountMsg, acc: &mut LiveAccount) -> Result<(), ActorProcessingErr> {
+    async fn handle(
+        &self,
+        _myself: ActorRef<AccountMsg>,
+        msg: AccountMsg,
+        acc: &mut LiveAccount,
+    ) -> Result<(), ActorProcessingErr> {
         // Replies go to coordinators or one-shot channels; a receiver that went away is not
         // this actor's failure, so send errors are ignored on purpose.
         match msg {
             AccountMsg::Prepare { delta, reply } => {
                 let result = acc.prepare(delta);
-                let _ = reply.coordinator.cast(CoordinatorMsg::Prepared { token: reply.token, leg: reply.leg, result });
+                let _ = reply.coordinator.cast(CoordinatorMsg::Prepared {
+                    token: reply.token,
+                    leg: reply.leg,
+                    result,
+                });
             }
             AccountMsg::Commit { txn_id, delta, reply } => {
                 let (previous, current) = acc.commit(txn_id, delta);
@@ -294,22 +346,37 @@ mod tests {
     #[test]
     fn status_rules() {
         let mut dormant = live("10", "0", false, AccountStatus::Dormant);
-        assert_eq!(dormant.prepare(d("-1")), Err(Refusal::NotDebitable(AccountStatus::Dormant)));
+        assert_eq!(
+            dormant.prepare(d("-1")),
+            Err(Refusal::NotDebitable(AccountStatus::Dormant))
+        );
         assert_eq!(dormant.prepare(d("1")), Ok(()));
         let mut suspended = live("10", "0", false, AccountStatus::Suspended);
-        assert_eq!(suspended.prepare(d("1")), Err(Refusal::NotCreditable(AccountStatus::Suspended)));
+        assert_eq!(
+            suspended.prepare(d("1")),
+            Err(Refusal::NotCreditable(AccountStatus::Suspended))
+        );
         let mut active = live("0", "0", false, AccountStatus::Active);
         assert_eq!(active.prepare_status(AccountStatus::Closed), Ok(()));
-        assert_eq!(active.prepare(d("1")), Err(Refusal::NotCreditable(AccountStatus::Closed)));
+        assert_eq!(
+            active.prepare(d("1")),
+            Err(Refusal::NotCreditable(AccountStatus::Closed))
+        );
     }
 
     #[test]
     fn close_needs_zero_balance_and_no_holds() {
         let mut a = live("1", "0", false, AccountStatus::Active);
-        assert_eq!(a.prepare_status(AccountStatus::Closed), Err(StatusRefusal::NonZeroBalance));
+        assert_eq!(
+            a.prepare_status(AccountStatus::Closed),
+            Err(StatusRefusal::NonZeroBalance)
+        );
         let mut b = live("0", "0", false, AccountStatus::Active);
         b.prepare(d("5")).unwrap();
-        assert_eq!(b.prepare_status(AccountStatus::Closed), Err(StatusRefusal::PendingPostings));
+        assert_eq!(
+            b.prepare_status(AccountStatus::Closed),
+            Err(StatusRefusal::PendingPostings)
+        );
     }
 
     #[test]

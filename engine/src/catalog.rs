@@ -173,7 +173,10 @@ impl Catalog {
                 if self.client_codes.contains_key(&c.client_code) {
                     return Err(EngineError::Conflict("client_code already exists".into()));
                 }
-                let client = Arc::new(Client { client_id: next(&self.counters.client), data: c.clone() });
+                let client = Arc::new(Client {
+                    client_id: next(&self.counters.client),
+                    data: c.clone(),
+                });
                 self.client_codes.insert(c.client_code.clone(), client.client_id);
                 self.clients.insert(client.client_id, client.clone());
                 Ok(Applied::Client(client))
@@ -193,7 +196,11 @@ impl Catalog {
                 self.profiles.insert(profile.profile_id, profile.clone());
                 Ok(Applied::Profile(profile))
             }
-            Record::SetProfileActive { profile_id, active, at_ms } => {
+            Record::SetProfileActive {
+                profile_id,
+                active,
+                at_ms,
+            } => {
                 let mut entry = self
                     .profiles
                     .get_mut(profile_id)
@@ -210,7 +217,10 @@ impl Catalog {
                 if self.account_type_codes.contains_key(&key) {
                     return Err(EngineError::Conflict("account_type_code already exists".into()));
                 }
-                let ty = Arc::new(AccountType { account_type_id: next(&self.counters.account_type), data: t.clone() });
+                let ty = Arc::new(AccountType {
+                    account_type_id: next(&self.counters.account_type),
+                    data: t.clone(),
+                });
                 self.account_type_codes.insert(key, ty.account_type_id);
                 self.account_types.insert(ty.account_type_id, ty.clone());
                 Ok(Applied::AccountType(ty))
@@ -221,7 +231,9 @@ impl Catalog {
                 {
                     // Two postings raced to create it: the first record wins, both use it.
                     let meta = self.accounts.get(&*id).map(|m| m.clone());
-                    return meta.map(Applied::Account).ok_or_else(|| EngineError::Internal("system account lost".into()));
+                    return meta
+                        .map(Applied::Account)
+                        .ok_or_else(|| EngineError::Internal("system account lost".into()));
                 }
                 if let Some(number) = &a.number
                     && self.account_numbers.contains_key(number)
@@ -244,7 +256,8 @@ impl Catalog {
                 });
                 self.account_numbers.insert(number, account_id);
                 if a.role != AccountRole::Wallet {
-                    self.system_accounts.insert((a.client_id, a.currency, a.role), account_id);
+                    self.system_accounts
+                        .insert((a.client_id, a.currency, a.role), account_id);
                 }
                 self.accounts.insert(account_id, meta.clone());
                 Ok(Applied::Account(meta))
@@ -273,7 +286,10 @@ impl Catalog {
                 if self.service_codes.contains_key(&s.client_service_code) {
                     return Err(EngineError::Conflict("client_service_code already exists".into()));
                 }
-                let svc = Arc::new(Service { service_id: next(&self.counters.service), data: s.clone() });
+                let svc = Arc::new(Service {
+                    service_id: next(&self.counters.service),
+                    data: s.clone(),
+                });
                 self.service_codes.insert(s.client_service_code.clone(), svc.service_id);
                 self.services.insert(svc.service_id, svc.clone());
                 Ok(Applied::Service(svc))
@@ -282,7 +298,10 @@ impl Catalog {
                 if self.users.contains_key(&u.username) {
                     return Err(EngineError::Conflict("username already exists".into()));
                 }
-                let user = Arc::new(User { user_id: next(&self.counters.user), data: u.clone() });
+                let user = Arc::new(User {
+                    user_id: next(&self.counters.user),
+                    data: u.clone(),
+                });
                 self.users.insert(u.username.clone(), user.clone());
                 Ok(Applied::User(user))
             }
@@ -297,7 +316,10 @@ impl Catalog {
                 if self.app_prefixes.contains_key(&a.app_prefix) {
                     return Err(EngineError::Conflict("appPrefix already taken".into()));
                 }
-                let app = Arc::new(App { app_seq: next(&self.counters.app), data: a.clone() });
+                let app = Arc::new(App {
+                    app_seq: next(&self.counters.app),
+                    data: a.clone(),
+                });
                 self.app_prefixes.insert(a.app_prefix.clone(), a.app_id.clone());
                 self.apps.insert(a.app_id.clone(), app.clone());
                 Ok(Applied::App(app))
@@ -355,7 +377,11 @@ impl Catalog {
             counters: *cut,
             clients: sorted(&self.clients, |c| c.client_id <= cut.client, |c| c.client_id),
             profiles: sorted(&self.profiles, |p| p.profile_id <= cut.profile, |p| p.profile_id),
-            account_types: sorted(&self.account_types, |t| t.account_type_id <= cut.account_type, |t| t.account_type_id),
+            account_types: sorted(
+                &self.account_types,
+                |t| t.account_type_id <= cut.account_type,
+                |t| t.account_type_id,
+            ),
             accounts: sorted(&self.accounts, |a| a.account_id <= cut.account, |a| a.account_id),
             services: sorted(&self.services, |s| s.service_id <= cut.service, |s| s.service_id),
             users: sorted(&self.users, |u| u.user_id <= cut.user, |u| u.user_id),
@@ -372,29 +398,34 @@ impl Catalog {
             cat.clients.insert(c.client_id, Arc::new(c));
         }
         for p in image.profiles {
-            cat.profile_refs.insert((p.data.client_id, p.data.client_profile_id.clone()), p.profile_id);
+            cat.profile_refs
+                .insert((p.data.client_id, p.data.client_profile_id.clone()), p.profile_id);
             cat.profiles.insert(p.profile_id, Arc::new(p));
         }
         for t in image.account_types {
-            cat.account_type_codes.insert((t.data.client_id, t.data.account_type_code.clone()), t.account_type_id);
+            cat.account_type_codes
+                .insert((t.data.client_id, t.data.account_type_code.clone()), t.account_type_id);
             cat.account_types.insert(t.account_type_id, Arc::new(t));
         }
         for a in image.accounts {
             cat.account_numbers.insert(a.account_number.clone(), a.account_id);
             if a.data.role != AccountRole::Wallet {
-                cat.system_accounts.insert((a.data.client_id, a.data.currency, a.data.role), a.account_id);
+                cat.system_accounts
+                    .insert((a.data.client_id, a.data.currency, a.data.role), a.account_id);
             }
             cat.accounts.insert(a.account_id, Arc::new(a));
         }
         for s in image.services {
-            cat.service_codes.insert(s.data.client_service_code.clone(), s.service_id);
+            cat.service_codes
+                .insert(s.data.client_service_code.clone(), s.service_id);
             cat.services.insert(s.service_id, Arc::new(s));
         }
         for u in image.users {
             cat.users.insert(u.data.username.clone(), Arc::new(u));
         }
         for a in image.apps {
-            cat.app_prefixes.insert(a.data.app_prefix.clone(), a.data.app_id.clone());
+            cat.app_prefixes
+                .insert(a.data.app_prefix.clone(), a.data.app_id.clone());
             cat.apps.insert(a.data.app_id.clone(), Arc::new(a));
         }
         cat

@@ -65,7 +65,13 @@ mod tests {
 
     #[test]
     fn money_round_trips_exactly() {
-        for s in ["0", "0.1000", "-12.3456", "1000000000000.0000", "79228162514264337593543950335"] {
+        for s in [
+            "0",
+            "0.1000",
+            "-12.3456",
+            "1000000000000.0000",
+            "79228162514264337593543950335",
+        ] {
             let m = Money(Decimal::from_str(s).unwrap());
             let bytes = encode_to_vec(&m).unwrap();
             let back: Money = decode(&bytes).unwrap();

@@ -59,11 +59,29 @@ pub type UnitResult = Vec<Result<CommittedPosting, PostingFailure>>;
 pub type UnitReply = oneshot::Sender<UnitResult>;
 
 pub enum CoordinatorMsg {
-    Submit { draft: Box<UnitDraft>, reply: UnitReply },
-    Prepared { token: u64, leg: u32, result: Result<(), Refusal> },
-    Durable { token: u64, records: Vec<PostingRecord> },
-    Committed { token: u64, leg: u32, previous: Decimal, current: Decimal },
-    Failed { token: u64, error: String },
+    Submit {
+        draft: Box<UnitDraft>,
+        reply: UnitReply,
+    },
+    Prepared {
+        token: u64,
+        leg: u32,
+        result: Result<(), Refusal>,
+    },
+    Durable {
+        token: u64,
+        records: Vec<PostingRecord>,
+    },
+    Committed {
+        token: u64,
+        leg: u32,
+        previous: Decimal,
+        current: Decimal,
+    },
+    Failed {
+        token: u64,
+        error: String,
+    },
 }
 
 /// What a posting's failure releases: its idempotency key, or its claim on the original.
@@ -115,7 +133,9 @@ impl TransferCoordinator {
     fn release(&self, p: &mut Posting) {
         match p.claim.take() {
             Some(Claim::Key(key)) => {
-                self.state.idempotency.remove_if(&key, |_, v| matches!(v, IdempotencyEntry::InFlight(_)));
+                self.state
+                    .idempotency
+                    .remove_if(&key, |_, v| matches!(v, IdempotencyEntry::InFlight(_)));
             }
             Some(Claim::Reversal(orig)) => {
                 self.state.reversals.remove_if(&orig, |_, v| *v == 0);
@@ -165,8 +185,17 @@ impl TransferCoordinator {
         if records.is_empty() {
             return;
         }
-        let record = if records.len() == 1 { Record::Posting(records.pop().expect("one")) } else { Record::Batch(records) };
-        let entry = WalEntry::Postings { record, actors, coordinator: me.clone(), token };
+        let record = if records.len() == 1 {
+            Record::Posting(records.pop().expect("one"))
+        } else {
+            Record::Batch(records)
+        };
+        let entry = WalEntry::Postings {
+            record,
+            actors,
+            coordinator: me.clone(),
+            token,
+        };
         if self.wal.append(entry).is_err() {
             self.fail(f, "the write-ahead log has stopped".into());
         }
@@ -207,7 +236,11 @@ impl TransferCoordinator {
         let results = f
             .postings
             .iter_mut()
-            .map(|p| p.outcome.take().unwrap_or(Err(PostingFailure::Unavailable("posting lost".into()))))
+            .map(|p| {
+                p.outcome
+                    .take()
+                    .unwrap_or(Err(PostingFailure::Unavailable("posting lost".into())))
+            })
             .collect();
         if let Some(r) = f.reply.take() {
             let _ = r.send(results);
@@ -221,10 +254,18 @@ impl Actor for TransferCoordinator {
     type Arguments = ();
 
     async fn pre_start(&self, _me: ActorRef<CoordinatorMsg>, _: ()) -> Result<CoordinatorState, ActorProcessingErr> {
-        Ok(CoordinatorState { next_token: 1, in_flight: HashMap::new() })
+        Ok(CoordinatorState {
+            next_token: 1,
+            in_flight: HashMap::new(),
+        })
     }
 
-    async fn handle(&self, me: ActorRef<CoordinatorMsg>, msg: CoordinatorMsg, st: &mut CoordinatorState) -> Result<(), ActorProcessingErr> {
+    async fn handle(
+        &self,
+        me: ActorRef<CoordinatorMsg>,
+        msg: CoordinatorMsg,
+        st: &mut CoordinatorState,
+    ) -> Result<(), ActorProcessingErr> {
         match msg {
             CoordinatorMsg::Submit { draft, reply } => {
                 let token = st.next_token;
@@ -265,10 +306,24 @@ impl Actor for TransferCoordinator {
                 f.prepared_ok = vec![false; n];
                 f.balances = vec![None; n];
                 for (i, actor) in f.actors.iter().enumerate() {
-                    let leg_reply = LegReply { coordinator: me.clone(), token, leg: i as u32 };
-                    if actor.cast(AccountMsg::Prepare { delta: f.deltas[i], reply: leg_reply }).is_err() {
+                    let leg_reply = LegReply {
+                        coordinator: me.clone(),
+                        token,
+                        leg: i as u32,
+                    };
+                    if actor
+                        .cast(AccountMsg::Prepare {
+                            delta: f.deltas[i],
+                            reply: leg_reply,
+                        })
+                        .is_err()
+                    {
                         // A stopped account answers nothing: count its leg as refused.
-                        let _ = me.cast(CoordinatorMsg::Prepared { token, leg: i as u32, result: Err(Refusal::InsufficientFunds) });
+                        let _ = me.cast(CoordinatorMsg::Prepared {
+                            token,
+                            leg: i as u32,
+                            result: Err(Refusal::InsufficientFunds),
+                        });
                     }
                 }
                 if n == 0 {
@@ -278,7 +333,9 @@ impl Actor for TransferCoordinator {
                 }
             }
             CoordinatorMsg::Prepared { token, leg, result } => {
-                let Some(f) = st.in_flight.get_mut(&token) else { return Ok(()) };
+                let Some(f) = st.in_flight.get_mut(&token) else {
+                    return Ok(());
+                };
                 let leg = leg as usize;
                 f.answered += 1;
                 match result {
@@ -301,7 +358,9 @@ impl Actor for TransferCoordinator {
                 }
             }
             CoordinatorMsg::Durable { token, records } => {
-                let Some(f) = st.in_flight.get_mut(&token) else { return Ok(()) };
+                let Some(f) = st.in_flight.get_mut(&token) else {
+                    return Ok(());
+                };
                 f.durable = true;
                 for (i, record) in f.appended_postings.clone().into_iter().zip(records) {
                     let p = &mut f.postings[i];
@@ -316,9 +375,18 @@ impl Actor for TransferCoordinator {
                     Self::answer(f);
                 }
             }
-            CoordinatorMsg::Committed { token, leg, previous, current } => {
-                let Some(f) = st.in_flight.get_mut(&token) else { return Ok(()) };
-                let Some(&flat) = f.appended_legs.get(leg as usize) else { return Ok(()) };
+            CoordinatorMsg::Committed {
+                token,
+                leg,
+                previous,
+                current,
+            } => {
+                let Some(f) = st.in_flight.get_mut(&token) else {
+                    return Ok(());
+                };
+                let Some(&flat) = f.appended_legs.get(leg as usize) else {
+                    return Ok(());
+                };
                 if f.balances[flat].replace((previous, current)).is_none() {
                     f.committed += 1;
                 }
@@ -329,7 +397,9 @@ impl Actor for TransferCoordinator {
                 }
             }
             CoordinatorMsg::Failed { token, error } => {
-                let Some(f) = st.in_flight.get_mut(&token) else { return Ok(()) };
+                let Some(f) = st.in_flight.get_mut(&token) else {
+                    return Ok(());
+                };
                 if f.durable {
                     // Durable already: the commits were sent and will land.
                     return Ok(());

@@ -52,21 +52,46 @@ mod tests {
     #[test]
     fn fixed_and_percentage() {
         assert_eq!(fee_for(&service(FeeType::Fixed, "4", vec![]), d("100")), d("4.0000"));
-        assert_eq!(fee_for(&service(FeeType::Percentage, "4", vec![]), d("100")), d("4.0000"));
+        assert_eq!(
+            fee_for(&service(FeeType::Percentage, "4", vec![]), d("100")),
+            d("4.0000")
+        );
         // 2.5% of 0.0003 = 0.0000075 -> 0.0000 (half-even); of 0.0007 -> 0.0000175 -> 0.0000
-        assert_eq!(fee_for(&service(FeeType::Percentage, "2.5", vec![]), d("0.0003")), d("0"));
+        assert_eq!(
+            fee_for(&service(FeeType::Percentage, "2.5", vec![]), d("0.0003")),
+            d("0")
+        );
         // 1.5% of 10.01 = 0.15015 -> 0.1502 (half-even of ...15 -> 2)
-        assert_eq!(fee_for(&service(FeeType::Percentage, "1.5", vec![]), d("10.01")), d("0.1502"));
+        assert_eq!(
+            fee_for(&service(FeeType::Percentage, "1.5", vec![]), d("10.01")),
+            d("0.1502")
+        );
         // exactly half: 0.5% of 0.01 = 0.00005 -> 0.0000 (even); 0.5% of 0.03 = 0.00015 -> 0.0002
-        assert_eq!(fee_for(&service(FeeType::Percentage, "0.5", vec![]), d("0.01")), d("0.0000"));
-        assert_eq!(fee_for(&service(FeeType::Percentage, "0.5", vec![]), d("0.03")), d("0.0002"));
+        assert_eq!(
+            fee_for(&service(FeeType::Percentage, "0.5", vec![]), d("0.01")),
+            d("0.0000")
+        );
+        assert_eq!(
+            fee_for(&service(FeeType::Percentage, "0.5", vec![]), d("0.03")),
+            d("0.0002")
+        );
     }
 
     #[test]
     fn first_matching_tier_wins_bounds_inclusive() {
         let tiers = vec![
-            FeeTier { min_amount: Money(d("1")), max_amount: Money(d("100")), fee_type: FeeType::Fixed, fee: Money(d("1")) },
-            FeeTier { min_amount: Money(d("100")), max_amount: Money(d("500")), fee_type: FeeType::Percentage, fee: Money(d("1")) },
+            FeeTier {
+                min_amount: Money(d("1")),
+                max_amount: Money(d("100")),
+                fee_type: FeeType::Fixed,
+                fee: Money(d("1")),
+            },
+            FeeTier {
+                min_amount: Money(d("100")),
+                max_amount: Money(d("500")),
+                fee_type: FeeType::Percentage,
+                fee: Money(d("1")),
+            },
         ];
         let s = service(FeeType::Fixed, "9", tiers);
         assert_eq!(fee_for(&s, d("100")), d("1"));

@@ -7,7 +7,9 @@
 use crate::account::{AccountMsg, AccountView, Refusal, StatusRefusal};
 use crate::catalog::*;
 use crate::codec::{self, Money};
-use crate::coordinator::{CommittedPosting, CoordinatorMsg, PostingDraft, PostingFailure, TransferCoordinator, UnitDraft};
+use crate::coordinator::{
+    CommittedPosting, CoordinatorMsg, PostingDraft, PostingFailure, TransferCoordinator, UnitDraft,
+};
 use crate::error::{EngineError, Result};
 use crate::fees::fee_for;
 use crate::money::{self, Currency};
@@ -16,8 +18,8 @@ use crate::sequencer::{LedgerSequencer, WalEntry};
 use crate::snapshot::{SnapshotPolicy, SnapshotScheduler, decode_image};
 use crate::state::{IdempotencyEntry, LedgerState, TxEntry};
 use crate::views::*;
-use rand::Rng;
 use ractor::{Actor, ActorRef};
+use rand::Rng;
 use rust_decimal::Decimal;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -62,7 +64,10 @@ impl LedgerConfig {
     }
 
     fn wal_config(&self) -> WalConfig {
-        WalConfig { segment_bytes: self.segment_bytes, ..WalConfig::new(self.wal_dir()) }
+        WalConfig {
+            segment_bytes: self.segment_bytes,
+            ..WalConfig::new(self.wal_dir())
+        }
     }
 }
 
@@ -112,12 +117,19 @@ async fn await_reply<T>(rx: oneshot::Receiver<T>) -> Result<T> {
 fn random_code(len: usize) -> String {
     const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     let mut rng = rand::rng();
-    (0..len).map(|_| CHARS[rng.random_range(0..CHARS.len())] as char).collect()
+    (0..len)
+        .map(|_| CHARS[rng.random_range(0..CHARS.len())] as char)
+        .collect()
 }
 
 /// A 10-character code: up to 3 letters of `name`, then random characters (`EML67BG6W1`).
 pub fn generate_code(name: &str) -> String {
-    let letters: String = name.chars().filter(|c| c.is_ascii_alphabetic()).take(3).collect::<String>().to_ascii_uppercase();
+    let letters: String = name
+        .chars()
+        .filter(|c| c.is_ascii_alphabetic())
+        .take(3)
+        .collect::<String>()
+        .to_ascii_uppercase();
     let rest = 10 - letters.len();
     format!("{letters}{}", random_code(rest))
 }
@@ -125,7 +137,9 @@ pub fn generate_code(name: &str) -> String {
 /// FNV-1a: a stable 64-bit hash (std's hasher may change between releases, and fingerprints
 /// are kept on disk).
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ *b as u64).wrapping_mul(0x0000_0100_0000_01b3))
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ *b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 impl Ledger {
@@ -134,13 +148,24 @@ impl Ledger {
     pub async fn open(config: LedgerConfig) -> Result<(Ledger, RecoveryReport)> {
         let started = Instant::now();
         let storage = config.storage.clone();
-        let store = Arc::new(SnapshotStore::new(storage.clone(), config.snapshot_dir(), config.keep_snapshots));
-        let loaded = store.load_latest().map_err(|e| EngineError::Corruption(format!("snapshot: {e}")))?;
+        let store = Arc::new(SnapshotStore::new(
+            storage.clone(),
+            config.snapshot_dir(),
+            config.keep_snapshots,
+        ));
+        let loaded = store
+            .load_latest()
+            .map_err(|e| EngineError::Corruption(format!("snapshot: {e}")))?;
         let (state, snapshot_seq, snapshot_path, skipped) = match loaded {
             Some(l) => {
                 let image = decode_image(&l.payload)?;
                 if image.seq != l.seq {
-                    return Err(EngineError::Corruption(format!("snapshot {} holds seq {} not {}", l.path.display(), image.seq, l.seq)));
+                    return Err(EngineError::Corruption(format!(
+                        "snapshot {} holds seq {} not {}",
+                        l.path.display(),
+                        image.seq,
+                        l.seq
+                    )));
                 }
                 (LedgerState::from_image(image), Some(l.seq), Some(l.path), l.skipped)
             }
@@ -154,7 +179,12 @@ impl Ledger {
         })
         .map_err(|e| EngineError::Corruption(e.to_string()))?;
         let state = Arc::new(state);
-        let scheduler = SnapshotScheduler::new(config.snapshot.clone(), store, tokio::runtime::Handle::current(), state.clone());
+        let scheduler = SnapshotScheduler::new(
+            config.snapshot.clone(),
+            store,
+            tokio::runtime::Handle::current(),
+            state.clone(),
+        );
         let sequencer = LedgerSequencer::new(state.clone(), Some(scheduler));
         let wal = Arc::new(
             WalWriter::start(storage.clone(), wal_config.clone(), &recovered, sequencer)
@@ -162,9 +192,16 @@ impl Ledger {
         );
         let mut coordinators = Vec::new();
         for _ in 0..config.coordinators.max(1) {
-            let (c, _) = TransferCoordinator::spawn(None, TransferCoordinator { state: state.clone(), wal: wal.clone() }, ())
-                .await
-                .map_err(|e| EngineError::Internal(format!("coordinator did not start: {e}")))?;
+            let (c, _) = TransferCoordinator::spawn(
+                None,
+                TransferCoordinator {
+                    state: state.clone(),
+                    wal: wal.clone(),
+                },
+                (),
+            )
+            .await
+            .map_err(|e| EngineError::Internal(format!("coordinator did not start: {e}")))?;
             coordinators.push(c);
         }
         let report = RecoveryReport {
@@ -177,7 +214,13 @@ impl Ledger {
             accounts: state.accounts.len(),
             elapsed: started.elapsed(),
         };
-        let inner = Inner { state, wal, reader: WalReader::new(storage, wal_config), coordinators, next_coordinator: AtomicUsize::new(0) };
+        let inner = Inner {
+            state,
+            wal,
+            reader: WalReader::new(storage, wal_config),
+            coordinators,
+            next_coordinator: AtomicUsize::new(0),
+        };
         Ok((Ledger { inner: Arc::new(inner) }, report))
     }
 
@@ -215,7 +258,10 @@ impl Ledger {
 
     async fn append(&self, record: Record) -> Result<Applied> {
         let (tx, rx) = oneshot::channel();
-        self.inner.wal.append(WalEntry::Catalog { record, reply: tx }).map_err(unavailable)?;
+        self.inner
+            .wal
+            .append(WalEntry::Catalog { record, reply: tx })
+            .map_err(unavailable)?;
         await_reply(rx).await?
     }
 
@@ -226,7 +272,11 @@ impl Ledger {
     }
 
     fn require_admin(caller: &Caller) -> Result<()> {
-        if caller.is_admin() { Ok(()) } else { Err(EngineError::Forbidden("Forbidden resource".into())) }
+        if caller.is_admin() {
+            Ok(())
+        } else {
+            Err(EngineError::Forbidden("Forbidden resource".into()))
+        }
     }
 
     /// The client named by `code`, if the caller may see it.
@@ -238,7 +288,11 @@ impl Ledger {
     }
 
     fn client_by_id(&self, id: u64) -> Result<Arc<Client>> {
-        self.catalog().clients.get(&id).map(|c| c.clone()).ok_or_else(|| EngineError::Internal(format!("client {id} missing")))
+        self.catalog()
+            .clients
+            .get(&id)
+            .map(|c| c.clone())
+            .ok_or_else(|| EngineError::Internal(format!("client {id} missing")))
     }
 
     fn account_for(&self, caller: &Caller, number: &str) -> Result<Arc<AccountMeta>> {
@@ -254,16 +308,27 @@ impl Ledger {
         let not_found = || EngineError::NotFound("Profile not found".into());
         if let Some(code) = client_code {
             let client = self.client_for(caller, code).map_err(|_| not_found())?;
-            return self.catalog().profile_by_ref(client.client_id, reference).ok_or_else(not_found);
+            return self
+                .catalog()
+                .profile_by_ref(client.client_id, reference)
+                .ok_or_else(not_found);
         }
         if let Some(cid) = caller.client_id.filter(|_| !caller.is_admin()) {
             return self.catalog().profile_by_ref(cid, reference).ok_or_else(not_found);
         }
-        let matches: Vec<u64> = self.catalog().profile_refs.iter().filter(|e| e.key().1 == reference).map(|e| *e.value()).collect();
+        let matches: Vec<u64> = self
+            .catalog()
+            .profile_refs
+            .iter()
+            .filter(|e| e.key().1 == reference)
+            .map(|e| *e.value())
+            .collect();
         match matches.as_slice() {
             [] => Err(not_found()),
             [id] => self.catalog().profiles.get(id).map(|p| p.clone()).ok_or_else(not_found),
-            _ => Err(EngineError::Conflict("client_profile_id is ambiguous: add client_code".into())),
+            _ => Err(EngineError::Conflict(
+                "client_profile_id is ambiguous: add client_code".into(),
+            )),
         }
     }
 
@@ -297,20 +362,35 @@ impl Ledger {
     /// Checks a password (argon2id, off the async threads). Unknown users take as long.
     pub async fn authenticate(&self, username: &str, password: &str) -> Option<Arc<User>> {
         let user = self.user(username);
-        let hash = user.as_ref().map(|u| u.data.password_hash.clone()).unwrap_or_else(|| DUMMY_HASH.clone());
+        let hash = user
+            .as_ref()
+            .map(|u| u.data.password_hash.clone())
+            .unwrap_or_else(|| DUMMY_HASH.clone());
         let password = password.to_owned();
-        let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.unwrap_or(false);
+        let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+            .await
+            .unwrap_or(false);
         user.filter(|_| ok)
     }
 
     pub fn caller_for(&self, user: &User) -> Caller {
-        Caller { username: user.data.username.clone(), role: user.data.role, client_id: user.data.client_id }
+        Caller {
+            username: user.data.username.clone(),
+            role: user.data.role,
+            client_id: user.data.client_id,
+        }
     }
 
     pub async fn create_user(&self, caller: &Caller, input: UserInput) -> Result<(Arc<User>, Option<Arc<Client>>)> {
         Self::require_admin(caller)?;
         let mut problems = Vec::new();
-        if input.username.len() < 3 || input.username.len() > 64 || !input.username.chars().all(|c| c.is_ascii_alphanumeric() || "._@-".contains(c)) {
+        if input.username.len() < 3
+            || input.username.len() > 64
+            || !input
+                .username
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._@-".contains(c))
+        {
             problems.push("username must be 3 to 64 letters, digits or . _ @ -".to_string());
         }
         if input.password.chars().count() < 8 || input.password.len() > 256 {
@@ -355,14 +435,21 @@ impl Ledger {
         let records = paginate(users, page)
             .into_iter()
             .map(|u| {
-                let c = u.data.client_id.and_then(|id| self.catalog().clients.get(&id).map(|c| c.clone()));
+                let c = u
+                    .data
+                    .client_id
+                    .and_then(|id| self.catalog().clients.get(&id).map(|c| c.clone()));
                 (u, c)
             })
             .collect();
         Ok(Page {
             page: page.page,
             total_count: total,
-            statistics: vec![("Total Users".into(), total), ("Admin Users".into(), admins), ("Client Users".into(), total - admins)],
+            statistics: vec![
+                ("Total Users".into(), total),
+                ("Admin Users".into(), admins),
+                ("Client Users".into(), total - admins),
+            ],
             records,
         })
     }
@@ -375,7 +462,11 @@ impl Ledger {
         if !self.catalog().users.contains_key(username) {
             return Err(EngineError::NotFound("User not found".into()));
         }
-        self.append(Record::DeleteUser { username: username.to_owned() }).await.map(|_| ())
+        self.append(Record::DeleteUser {
+            username: username.to_owned(),
+        })
+        .await
+        .map(|_| ())
     }
 
     // ---- clients -------------------------------------------------------------------------
@@ -410,15 +501,24 @@ impl Ledger {
     }
 
     pub fn list_clients(&self, caller: &Caller, page: PageRequest) -> Page<Arc<Client>> {
-        let mut clients: Vec<Arc<Client>> =
-            self.catalog().clients.iter().map(|c| c.clone()).filter(|c| Self::visible(caller, c.client_id)).collect();
+        let mut clients: Vec<Arc<Client>> = self
+            .catalog()
+            .clients
+            .iter()
+            .map(|c| c.clone())
+            .filter(|c| Self::visible(caller, c.client_id))
+            .collect();
         clients.sort_by_key(|c| c.client_id);
         let total = clients.len() as u64;
         let active = clients.iter().filter(|c| c.data.is_active).count() as u64;
         Page {
             page: page.page,
             total_count: total,
-            statistics: vec![("Total Clients".into(), total), ("Active Clients".into(), active), ("Inactive Clients".into(), total - active)],
+            statistics: vec![
+                ("Total Clients".into(), total),
+                ("Active Clients".into(), active),
+                ("Inactive Clients".into(), total - active),
+            ],
             records: paginate(clients, page),
         }
     }
@@ -432,9 +532,15 @@ impl Ledger {
     pub async fn create_profile(&self, caller: &Caller, input: ProfileInput) -> Result<(Arc<Profile>, Arc<Client>)> {
         let client = self.client_for(caller, &input.client_code)?;
         if input.client_profile_id.trim().is_empty() || input.client_profile_id.len() > 64 {
-            return Err(EngineError::invalid("client_profile_id must be 1 to 64 characters long"));
+            return Err(EngineError::invalid(
+                "client_profile_id must be 1 to 64 characters long",
+            ));
         }
-        if self.catalog().profile_by_ref(client.client_id, &input.client_profile_id).is_some() {
+        if self
+            .catalog()
+            .profile_by_ref(client.client_id, &input.client_profile_id)
+            .is_some()
+        {
             return Err(EngineError::Conflict("client_profile_id already exists".into()));
         }
         let record = NewProfile {
@@ -460,23 +566,55 @@ impl Ledger {
         }
     }
 
-    pub async fn get_profile(&self, caller: &Caller, reference: &str, client_code: Option<&str>) -> Result<ProfileDetails> {
+    pub async fn get_profile(
+        &self,
+        caller: &Caller,
+        reference: &str,
+        client_code: Option<&str>,
+    ) -> Result<ProfileDetails> {
         let profile = self.profile_for(caller, reference, client_code)?;
         let client = self.client_by_id(profile.data.client_id)?;
-        let mut metas: Vec<Arc<AccountMeta>> =
-            self.catalog().accounts.iter().filter(|a| a.data.profile_id == Some(profile.profile_id)).map(|a| a.clone()).collect();
+        let mut metas: Vec<Arc<AccountMeta>> = self
+            .catalog()
+            .accounts
+            .iter()
+            .filter(|a| a.data.profile_id == Some(profile.profile_id))
+            .map(|a| a.clone())
+            .collect();
         metas.sort_by_key(|m| m.account_id);
         let mut accounts = Vec::with_capacity(metas.len());
         for meta in metas {
             let live = self.live_view(meta.account_id).await?;
-            accounts.push(AccountDetails { meta, live, client: client.clone(), profile: Some(profile.clone()) });
+            accounts.push(AccountDetails {
+                meta,
+                live,
+                client: client.clone(),
+                profile: Some(profile.clone()),
+            });
         }
-        Ok(ProfileDetails { profile, client, accounts })
+        Ok(ProfileDetails {
+            profile,
+            client,
+            accounts,
+        })
     }
 
-    pub async fn set_profile_active(&self, caller: &Caller, reference: &str, client_code: Option<&str>, active: bool) -> Result<Arc<Profile>> {
+    pub async fn set_profile_active(
+        &self,
+        caller: &Caller,
+        reference: &str,
+        client_code: Option<&str>,
+        active: bool,
+    ) -> Result<Arc<Profile>> {
         let profile = self.profile_for(caller, reference, client_code)?;
-        match self.append(Record::SetProfileActive { profile_id: profile.profile_id, active, at_ms: now_ms() }).await? {
+        match self
+            .append(Record::SetProfileActive {
+                profile_id: profile.profile_id,
+                active,
+                at_ms: now_ms(),
+            })
+            .await?
+        {
             Applied::Profile(p) => Ok(p),
             _ => Err(EngineError::Internal("unexpected apply result".into())),
         }
@@ -484,7 +622,11 @@ impl Ledger {
 
     // ---- wallet types --------------------------------------------------------------------
 
-    pub async fn create_account_type(&self, caller: &Caller, input: AccountTypeInput) -> Result<(Arc<AccountType>, Arc<Client>)> {
+    pub async fn create_account_type(
+        &self,
+        caller: &Caller,
+        input: AccountTypeInput,
+    ) -> Result<(Arc<AccountType>, Arc<Client>)> {
         let client = self.client_for(caller, &input.client_code)?;
         for _ in 0..5 {
             let record = NewAccountType {
@@ -502,12 +644,19 @@ impl Ledger {
                 Ok(_) => return Err(EngineError::Internal("unexpected apply result".into())),
             }
         }
-        Err(EngineError::Internal("could not generate a unique account_type_code".into()))
+        Err(EngineError::Internal(
+            "could not generate a unique account_type_code".into(),
+        ))
     }
 
     pub fn list_account_types(&self, caller: &Caller, page: PageRequest) -> Page<(Arc<AccountType>, Arc<Client>)> {
-        let mut types: Vec<Arc<AccountType>> =
-            self.catalog().account_types.iter().map(|t| t.clone()).filter(|t| Self::visible(caller, t.data.client_id)).collect();
+        let mut types: Vec<Arc<AccountType>> = self
+            .catalog()
+            .account_types
+            .iter()
+            .map(|t| t.clone())
+            .filter(|t| Self::visible(caller, t.data.client_id))
+            .collect();
         types.sort_by_key(|t| t.account_type_id);
         let total = types.len() as u64;
         let active = types.iter().filter(|t| t.data.is_active).count() as u64;
@@ -534,7 +683,9 @@ impl Ledger {
             Ok(view) => Ok(view),
             Err(actor) => {
                 let (tx, rx) = oneshot::channel();
-                actor.cast(AccountMsg::Read { reply: tx }).map_err(|_| EngineError::Internal("account actor stopped".into()))?;
+                actor
+                    .cast(AccountMsg::Read { reply: tx })
+                    .map_err(|_| EngineError::Internal("account actor stopped".into()))?;
                 await_reply(rx).await
             }
         }
@@ -543,14 +694,25 @@ impl Ledger {
     async fn details(&self, meta: Arc<AccountMeta>) -> Result<AccountDetails> {
         let live = self.live_view(meta.account_id).await?;
         let client = self.client_by_id(meta.data.client_id)?;
-        let profile = meta.data.profile_id.and_then(|id| self.catalog().profiles.get(&id).map(|p| p.clone()));
-        Ok(AccountDetails { meta, live, client, profile })
+        let profile = meta
+            .data
+            .profile_id
+            .and_then(|id| self.catalog().profiles.get(&id).map(|p| p.clone()));
+        Ok(AccountDetails {
+            meta,
+            live,
+            client,
+            profile,
+        })
     }
 
     pub async fn create_account(&self, caller: &Caller, input: AccountInput) -> Result<AccountDetails> {
         let (client, profile) = match &input.owner {
             AccountOwner::ClientCode(code) => (self.client_for(caller, code)?, None),
-            AccountOwner::Profile { client_profile_id, client_code } => {
+            AccountOwner::Profile {
+                client_profile_id,
+                client_code,
+            } => {
                 let p = self.profile_for(caller, client_profile_id, client_code.as_deref())?;
                 (self.client_by_id(p.data.client_id)?, Some(p))
             }
@@ -560,7 +722,10 @@ impl Ledger {
         if currency.is_none() {
             problems.push("currency must be a valid ISO 4217 currency code".to_string());
         }
-        if input.minimum_balance.is_sign_negative() || input.minimum_balance.scale() > money::SCALE || input.minimum_balance > money::max_amount() {
+        if input.minimum_balance.is_sign_negative()
+            || input.minimum_balance.scale() > money::SCALE
+            || input.minimum_balance > money::max_amount()
+        {
             problems.push("minimum_balance must be a non-negative amount with at most 4 decimal places".to_string());
         }
         if input.account_name.trim().is_empty() {
@@ -569,7 +734,10 @@ impl Ledger {
         if !problems.is_empty() {
             return Err(EngineError::Invalid(problems));
         }
-        if !self.catalog().account_type_usable(client.client_id, &input.account_type_code) {
+        if !self
+            .catalog()
+            .account_type_usable(client.client_id, &input.account_type_code)
+        {
             return Err(EngineError::NotFound("Account type not found".into()));
         }
         let record = NewAccount {
@@ -594,15 +762,25 @@ impl Ledger {
     }
 
     pub async fn list_accounts(&self, caller: &Caller, page: PageRequest) -> Result<Page<AccountDetails>> {
-        let mut metas: Vec<Arc<AccountMeta>> =
-            self.catalog().accounts.iter().map(|a| a.clone()).filter(|a| Self::visible(caller, a.data.client_id)).collect();
+        let mut metas: Vec<Arc<AccountMeta>> = self
+            .catalog()
+            .accounts
+            .iter()
+            .map(|a| a.clone())
+            .filter(|a| Self::visible(caller, a.data.client_id))
+            .collect();
         metas.sort_by_key(|a| a.account_id);
         let total = metas.len() as u64;
         let mut records = Vec::new();
         for meta in paginate(metas, page) {
             records.push(self.details(meta).await?);
         }
-        Ok(Page { page: page.page, total_count: total, statistics: vec![("Total Accounts".into(), total)], records })
+        Ok(Page {
+            page: page.page,
+            total_count: total,
+            statistics: vec![("Total Accounts".into(), total)],
+            records,
+        })
     }
 
     pub async fn get_account(&self, caller: &Caller, number: &str) -> Result<AccountDetails> {
@@ -612,11 +790,15 @@ impl Ledger {
 
     async fn change_status(&self, meta: &AccountMeta, status: AccountStatus) -> Result<AccountView> {
         if meta.data.role != AccountRole::Wallet {
-            return Err(EngineError::Refused("The ledger's settlement and commission accounts cannot change state".into()));
+            return Err(EngineError::Refused(
+                "The ledger's settlement and commission accounts cannot change state".into(),
+            ));
         }
         let actor = self.inner.state.accounts.actor(meta.account_id)?;
         let (tx, rx) = oneshot::channel();
-        actor.cast(AccountMsg::PrepareStatus { status, reply: tx }).map_err(|_| EngineError::Internal("account actor stopped".into()))?;
+        actor
+            .cast(AccountMsg::PrepareStatus { status, reply: tx })
+            .map_err(|_| EngineError::Internal("account actor stopped".into()))?;
         await_reply(rx).await?.map_err(|r| {
             EngineError::Conflict(
                 match r {
@@ -629,7 +811,13 @@ impl Ledger {
             )
         })?;
         let (tx, rx) = oneshot::channel();
-        let entry = WalEntry::Status { account_id: meta.account_id, status, at_ms: now_ms(), actor: actor.clone(), reply: tx };
+        let entry = WalEntry::Status {
+            account_id: meta.account_id,
+            status,
+            at_ms: now_ms(),
+            actor: actor.clone(),
+            reply: tx,
+        };
         if self.inner.wal.append(entry).is_err() {
             let _ = actor.cast(AccountMsg::AbortStatus);
             return Err(unavailable(()));
@@ -637,7 +825,12 @@ impl Ledger {
         await_reply(rx).await
     }
 
-    pub async fn set_account_status(&self, caller: &Caller, number: &str, command: AccountCommand) -> Result<(Arc<AccountMeta>, AccountView)> {
+    pub async fn set_account_status(
+        &self,
+        caller: &Caller,
+        number: &str,
+        command: AccountCommand,
+    ) -> Result<(Arc<AccountMeta>, AccountView)> {
         let meta = self.account_for(caller, number)?;
         let view = self.change_status(&meta, command.target()).await?;
         Ok((meta, view))
@@ -653,7 +846,8 @@ impl Ledger {
         }
         let amount_ok = |d: Decimal| !d.is_sign_negative() && d.scale() <= money::SCALE && d <= money::max_amount();
         if !amount_ok(input.minimum_transaction_amount) {
-            problems.push("minimum_transaction_amount must be a non-negative amount with at most 4 decimal places".into());
+            problems
+                .push("minimum_transaction_amount must be a non-negative amount with at most 4 decimal places".into());
         }
         if !amount_ok(input.maximum_transaction_amount) || input.maximum_transaction_amount.is_zero() {
             problems.push("maximum_transaction_amount must be a positive amount with at most 4 decimal places".into());
@@ -672,10 +866,14 @@ impl Ledger {
         }
         for (i, t) in input.fee_tiers.iter().enumerate() {
             if !amount_ok(t.min_amount) || !amount_ok(t.max_amount) || t.min_amount > t.max_amount {
-                problems.push(format!("transaction_fee_tiers.{i} must have 0 <= min_amount <= max_amount"));
+                problems.push(format!(
+                    "transaction_fee_tiers.{i} must have 0 <= min_amount <= max_amount"
+                ));
             }
             if !amount_ok(t.fee) || (t.fee_type == FeeType::Percentage && t.fee > Decimal::ONE_HUNDRED) {
-                problems.push(format!("transaction_fee_tiers.{i}.transaction_fee must be a non-negative fee (at most 100 for PERCENTAGE)"));
+                problems.push(format!(
+                    "transaction_fee_tiers.{i}.transaction_fee must be a non-negative fee (at most 100 for PERCENTAGE)"
+                ));
             }
         }
         if input.client_service_name.trim().is_empty() {
@@ -715,12 +913,19 @@ impl Ledger {
                 Ok(_) => return Err(EngineError::Internal("unexpected apply result".into())),
             }
         }
-        Err(EngineError::Internal("could not generate a unique client_service_code".into()))
+        Err(EngineError::Internal(
+            "could not generate a unique client_service_code".into(),
+        ))
     }
 
     pub fn list_services(&self, caller: &Caller, page: PageRequest) -> Page<(Arc<Service>, Arc<Client>)> {
-        let mut services: Vec<Arc<Service>> =
-            self.catalog().services.iter().map(|s| s.clone()).filter(|s| Self::visible(caller, s.data.client_id)).collect();
+        let mut services: Vec<Arc<Service>> = self
+            .catalog()
+            .services
+            .iter()
+            .map(|s| s.clone())
+            .filter(|s| Self::visible(caller, s.data.client_id))
+            .collect();
         services.sort_by_key(|s| s.service_id);
         let total = services.len() as u64;
         let active = services.iter().filter(|s| s.data.is_active).count() as u64;
@@ -731,7 +936,11 @@ impl Ledger {
         Page {
             page: page.page,
             total_count: total,
-            statistics: vec![("Total".into(), total), ("Active".into(), active), ("Inactive".into(), total - active)],
+            statistics: vec![
+                ("Total".into(), total),
+                ("Active".into(), active),
+                ("Inactive".into(), total - active),
+            ],
             records,
         }
     }
@@ -772,12 +981,16 @@ impl Ledger {
     fn wallet_for_posting(&self, caller: &Caller, number: &str, service: &Service) -> Result<Arc<AccountMeta>> {
         let meta = self.account_for(caller, number)?;
         if meta.data.client_id != service.data.client_id {
-            return Err(EngineError::Refused(format!("Account {number} does not belong to the client of the client service")));
+            return Err(EngineError::Refused(format!(
+                "Account {number} does not belong to the client of the client service"
+            )));
         }
         if let Some(pid) = meta.data.profile_id
             && self.catalog().profiles.get(&pid).is_some_and(|p| !p.active)
         {
-            return Err(EngineError::Refused(format!("The profile of account {number} is not active")));
+            return Err(EngineError::Refused(format!(
+                "The profile of account {number} is not active"
+            )));
         }
         Ok(meta)
     }
@@ -787,13 +1000,19 @@ impl Ledger {
     pub async fn post(&self, caller: &Caller, input: PostingInput) -> Result<PostingOutcome> {
         match self.judge(caller, &input).await? {
             Judged::Replay(outcome) => Ok(*outcome),
-            Judged::New { record, key, fingerprint } => {
+            Judged::New {
+                record,
+                key,
+                fingerprint,
+            } => {
                 let settle = match self.claim(&key, fingerprint).await? {
                     Ok(settle) => settle,
                     Err(replay) => return Ok(replay),
                 };
                 let mut results = self.run_unit(vec![(record, Some(settle))], false).await?;
-                results.pop().unwrap_or_else(|| Err(EngineError::Internal("no result".into())))
+                results
+                    .pop()
+                    .unwrap_or_else(|| Err(EngineError::Internal("no result".into())))
             }
         }
     }
@@ -802,7 +1021,12 @@ impl Ledger {
     /// but they travel together: one coordinator unit, one WAL record, one fsync. `atomic`:
     /// all are applied or none (a posting that fails fails the batch; the others answer that
     /// they were not applied).
-    pub async fn post_batch(&self, caller: &Caller, inputs: Vec<PostingInput>, atomic: bool) -> Vec<Result<PostingOutcome>> {
+    pub async fn post_batch(
+        &self,
+        caller: &Caller,
+        inputs: Vec<PostingInput>,
+        atomic: bool,
+    ) -> Vec<Result<PostingOutcome>> {
         let n = inputs.len();
         let mut results: Vec<Option<Result<PostingOutcome>>> = (0..n).map(|_| None).collect();
         let mut drafts = Vec::new();
@@ -814,7 +1038,11 @@ impl Ledger {
             match self.judge(caller, input).await {
                 Err(e) => results[i] = Some(Err(e)),
                 Ok(Judged::Replay(o)) => results[i] = Some(Ok(*o)),
-                Ok(Judged::New { record, key, fingerprint }) => {
+                Ok(Judged::New {
+                    record,
+                    key,
+                    fingerprint,
+                }) => {
                     if !keys.insert(key.clone()) {
                         // The same key twice in one batch: the later one is judged after the
                         // first is decided (a replay or a conflict), or refused if atomic.
@@ -835,14 +1063,22 @@ impl Ledger {
         }
         if atomic {
             for &i in &repeated {
-                results[i] = Some(Err(EngineError::invalid("source_transaction_id is repeated within the batch")));
+                results[i] = Some(Err(EngineError::invalid(
+                    "source_transaction_id is repeated within the batch",
+                )));
             }
             if results.iter().any(|r| matches!(r, Some(Err(_)))) {
                 for key in claimed {
-                    self.inner.state.idempotency.remove_if(&key, |_, v| matches!(v, IdempotencyEntry::InFlight(_)));
+                    self.inner
+                        .state
+                        .idempotency
+                        .remove_if(&key, |_, v| matches!(v, IdempotencyEntry::InFlight(_)));
                 }
                 drop(drafts);
-                return results.into_iter().map(|r| r.unwrap_or_else(|| Err(not_applied()))).collect();
+                return results
+                    .into_iter()
+                    .map(|r| r.unwrap_or_else(|| Err(not_applied())))
+                    .collect();
             }
         }
         match self.run_unit(drafts, atomic).await {
@@ -862,7 +1098,10 @@ impl Ledger {
                 results[i] = Some(self.post(caller, inputs[i].clone()).await);
             }
         }
-        results.into_iter().map(|r| r.unwrap_or_else(|| Err(not_applied()))).collect()
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(not_applied())))
+            .collect()
     }
 
     /// Judges a posting request against the catalog and builds its record (no claim yet).
@@ -879,7 +1118,10 @@ impl Ledger {
         if input.source_transaction_id.trim().is_empty() || input.source_transaction_id.len() > 128 {
             problems.push("source_transaction_id must be 1 to 128 characters long".to_string());
         }
-        if let PostingInputKind::Transfer { source_account_number: s, destination_account_number: d } = &input.kind
+        if let PostingInputKind::Transfer {
+            source_account_number: s,
+            destination_account_number: d,
+        } = &input.kind
             && s == d
         {
             problems.push("destination_account_number must differ from source_account_number".to_string());
@@ -897,7 +1139,10 @@ impl Ledger {
         if !service.data.is_active {
             return Err(EngineError::Refused("Client service is not active".into()));
         }
-        let (min, max) = (service.data.minimum_transaction_amount.0, service.data.maximum_transaction_amount.0);
+        let (min, max) = (
+            service.data.minimum_transaction_amount.0,
+            service.data.maximum_transaction_amount.0,
+        );
         if amount < min || amount > max {
             return Err(EngineError::Refused(format!(
                 "transaction_amount must be between {} and {} for this client service",
@@ -908,37 +1153,75 @@ impl Ledger {
         let fee = fee_for(&service.data, amount);
         let client_id = service.data.client_id;
         let (kind, wallet_legs) = match &input.kind {
-            PostingInputKind::Credit { account_number } => (PostingKind::Credit, vec![self.wallet_for_posting(caller, account_number, &service)?]),
-            PostingInputKind::Debit { account_number } => (PostingKind::Debit, vec![self.wallet_for_posting(caller, account_number, &service)?]),
-            PostingInputKind::Transfer { source_account_number, destination_account_number } => {
+            PostingInputKind::Credit { account_number } => (
+                PostingKind::Credit,
+                vec![self.wallet_for_posting(caller, account_number, &service)?],
+            ),
+            PostingInputKind::Debit { account_number } => (
+                PostingKind::Debit,
+                vec![self.wallet_for_posting(caller, account_number, &service)?],
+            ),
+            PostingInputKind::Transfer {
+                source_account_number,
+                destination_account_number,
+            } => {
                 let s = self.wallet_for_posting(caller, source_account_number, &service)?;
                 let d = self.wallet_for_posting(caller, destination_account_number, &service)?;
                 if s.data.currency != d.data.currency {
-                    return Err(EngineError::Refused("Both accounts of a transfer must have the same currency".into()));
+                    return Err(EngineError::Refused(
+                        "Both accounts of a transfer must have the same currency".into(),
+                    ));
                 }
                 (PostingKind::Transfer, vec![s, d])
             }
         };
         if fee > amount || (kind == PostingKind::Credit && fee == amount) {
-            return Err(EngineError::Refused("The transaction fee must be less than the transaction amount".into()));
+            return Err(EngineError::Refused(
+                "The transaction fee must be less than the transaction amount".into(),
+            ));
         }
         let currency = wallet_legs[0].data.currency;
-        let commission = if fee.is_zero() { None } else { Some(self.system_account(client_id, currency, AccountRole::Commission).await?) };
-        let leg = |account_id: u64, delta: Decimal, role: LegRole, other_party: u64| LegRecord { account_id, delta: Money(delta), role, other_party };
+        let commission = if fee.is_zero() {
+            None
+        } else {
+            Some(
+                self.system_account(client_id, currency, AccountRole::Commission)
+                    .await?,
+            )
+        };
+        let leg = |account_id: u64, delta: Decimal, role: LegRole, other_party: u64| LegRecord {
+            account_id,
+            delta: Money(delta),
+            role,
+            other_party,
+        };
         let mut legs = match kind {
             PostingKind::Credit => {
-                let settlement = self.system_account(client_id, currency, AccountRole::Settlement).await?;
+                let settlement = self
+                    .system_account(client_id, currency, AccountRole::Settlement)
+                    .await?;
                 let w = wallet_legs[0].account_id;
-                vec![leg(settlement, -amount, LegRole::Source, w), leg(w, amount - fee, LegRole::Destination, settlement)]
+                vec![
+                    leg(settlement, -amount, LegRole::Source, w),
+                    leg(w, amount - fee, LegRole::Destination, settlement),
+                ]
             }
             PostingKind::Debit => {
-                let settlement = self.system_account(client_id, currency, AccountRole::Settlement).await?;
+                let settlement = self
+                    .system_account(client_id, currency, AccountRole::Settlement)
+                    .await?;
                 let w = wallet_legs[0].account_id;
-                vec![leg(w, -(amount + fee), LegRole::Source, settlement), leg(settlement, amount, LegRole::Destination, w)]
+                vec![
+                    leg(w, -(amount + fee), LegRole::Source, settlement),
+                    leg(settlement, amount, LegRole::Destination, w),
+                ]
             }
             _ => {
                 let (s, d) = (wallet_legs[0].account_id, wallet_legs[1].account_id);
-                vec![leg(s, -(amount + fee), LegRole::Source, d), leg(d, amount, LegRole::Destination, s)]
+                vec![
+                    leg(s, -(amount + fee), LegRole::Source, d),
+                    leg(d, amount, LegRole::Destination, s),
+                ]
             }
         };
         if let Some(c) = commission {
@@ -961,12 +1244,20 @@ impl Ledger {
             transaction_date_ms: input.transaction_date_ms,
             fingerprint,
         };
-        Ok(Judged::New { record, key, fingerprint })
+        Ok(Judged::New {
+            record,
+            key,
+            fingerprint,
+        })
     }
 
     /// Claims an idempotency key; a request that finds it claimed waits for the first to be
     /// decided. `Ok(Err(outcome))`: the key was used by this very request already (a replay).
-    async fn claim(&self, key: &(u64, String), fingerprint: u64) -> Result<std::result::Result<watch::Sender<()>, PostingOutcome>> {
+    async fn claim(
+        &self,
+        key: &(u64, String),
+        fingerprint: u64,
+    ) -> Result<std::result::Result<watch::Sender<()>, PostingOutcome>> {
         loop {
             let (tx, rx) = watch::channel(());
             let existing = match self.inner.state.idempotency.entry(key.clone()) {
@@ -993,7 +1284,10 @@ impl Ledger {
     /// The answer of an already-posted request, or 409 if its key was used for another.
     async fn replay_if_known(&self, key: &(u64, String), fingerprint: u64) -> Result<Option<PostingOutcome>> {
         let first = match self.inner.state.idempotency.get(key).map(|e| e.clone()) {
-            Some(IdempotencyEntry::Done { fingerprint: f, first_txn_id }) => {
+            Some(IdempotencyEntry::Done {
+                fingerprint: f,
+                first_txn_id,
+            }) => {
                 if f != fingerprint {
                     return Err(EngineError::Conflict(
                         "source_transaction_id was already used for a different transaction".into(),
@@ -1009,7 +1303,11 @@ impl Ledger {
     }
 
     /// Runs postings (their keys claimed) through a coordinator and answers each.
-    async fn run_unit(&self, drafts: Vec<(PostingRecord, Option<watch::Sender<()>>)>, atomic: bool) -> Result<Vec<Result<PostingOutcome>>> {
+    async fn run_unit(
+        &self,
+        drafts: Vec<(PostingRecord, Option<watch::Sender<()>>)>,
+        atomic: bool,
+    ) -> Result<Vec<Result<PostingOutcome>>> {
         let mut postings = Vec::with_capacity(drafts.len());
         let mut accounts = Vec::with_capacity(drafts.len());
         let mut lookup_error = None;
@@ -1059,7 +1357,10 @@ impl Ledger {
             }
             _ => {
                 let key = (record.client_id, record.source_transaction_id.clone());
-                self.inner.state.idempotency.remove_if(&key, |_, v| matches!(v, IdempotencyEntry::InFlight(_)));
+                self.inner
+                    .state
+                    .idempotency
+                    .remove_if(&key, |_, v| matches!(v, IdempotencyEntry::InFlight(_)));
             }
         }
     }
@@ -1075,9 +1376,15 @@ impl Ledger {
                     .unwrap_or_default();
                 EngineError::Refused(match refusal {
                     Refusal::InsufficientFunds => format!("Insufficient funds in account {number}"),
-                    Refusal::NotDebitable(s) => format!("Account {number} is {}: only ACTIVE accounts can be debited", s.as_str()),
+                    Refusal::NotDebitable(s) => format!(
+                        "Account {number} is {}: only ACTIVE accounts can be debited",
+                        s.as_str()
+                    ),
                     Refusal::NotCreditable(s) => {
-                        format!("Account {number} is {}: only ACTIVE or DORMANT accounts can be credited", s.as_str())
+                        format!(
+                            "Account {number} is {}: only ACTIVE or DORMANT accounts can be credited",
+                            s.as_str()
+                        )
                     }
                 })
             }
@@ -1096,7 +1403,9 @@ impl Ledger {
             if let Some(pid) = meta.and_then(|m| m.data.profile_id)
                 && self.catalog().profiles.get(&pid).is_some_and(|p| !p.active)
             {
-                return Err(EngineError::Refused("The profile of an account of this transaction is not active".into()));
+                return Err(EngineError::Refused(
+                    "The profile of an account of this transaction is not active".into(),
+                ));
             }
         }
         let original_first = original.first_txn_id;
@@ -1127,7 +1436,9 @@ impl Ledger {
             })
             .collect();
         let record = PostingRecord {
-            kind: PostingKind::Reversal { original: original.first_txn_id },
+            kind: PostingKind::Reversal {
+                original: original.first_txn_id,
+            },
             first_txn_id: 0,
             posted_at_ms: 0,
             legs,
@@ -1136,7 +1447,9 @@ impl Ledger {
             ..original
         };
         let mut results = self.run_unit(vec![(record, None)], false).await?;
-        results.pop().unwrap_or_else(|| Err(EngineError::Internal("no result".into())))
+        results
+            .pop()
+            .unwrap_or_else(|| Err(EngineError::Internal("no result".into())))
     }
 
     fn tx_entry(&self, caller: &Caller, txn_id: u64) -> Result<TxEntry> {
@@ -1158,11 +1471,12 @@ impl Ledger {
         let holds = |p: &PostingRecord| p.first_txn_id <= txn_id && txn_id < p.first_txn_id + p.legs.len() as u64;
         match codec::decode::<Record>(&payload) {
             Ok(Record::Posting(p)) if holds(&p) => Ok(p),
-            Ok(Record::Batch(ps)) => ps
-                .into_iter()
-                .find(|p| holds(p))
-                .ok_or_else(|| EngineError::Corruption(format!("leg {txn_id} is not in the batch its index points at"))),
-            Ok(_) => Err(EngineError::Corruption(format!("the index of leg {txn_id} points at another record"))),
+            Ok(Record::Batch(ps)) => ps.into_iter().find(|p| holds(p)).ok_or_else(|| {
+                EngineError::Corruption(format!("leg {txn_id} is not in the batch its index points at"))
+            }),
+            Ok(_) => Err(EngineError::Corruption(format!(
+                "the index of leg {txn_id} points at another record"
+            ))),
             Err(e) => Err(EngineError::Corruption(format!("posting record does not decode: {e}"))),
         }
     }
@@ -1175,7 +1489,10 @@ impl Ledger {
             let actor = self.inner.state.accounts.actor(l.account_id)?;
             let (tx, rx) = oneshot::channel();
             actor
-                .cast(AccountMsg::BalancesAfter { txn_ids: vec![txn], reply: tx })
+                .cast(AccountMsg::BalancesAfter {
+                    txn_ids: vec![txn],
+                    reply: tx,
+                })
                 .map_err(|_| EngineError::Internal("account actor stopped".into()))?;
             let after = await_reply(rx)
                 .await?
@@ -1189,7 +1506,12 @@ impl Ledger {
     }
 
     async fn outcome_of(&self, first_txn_id: u64) -> Result<PostingOutcome> {
-        let entry = self.inner.state.txindex.get(first_txn_id).ok_or_else(|| EngineError::Internal("indexed posting missing".into()))?;
+        let entry = self
+            .inner
+            .state
+            .txindex
+            .get(first_txn_id)
+            .ok_or_else(|| EngineError::Internal("indexed posting missing".into()))?;
         let record = self.read_posting(entry.loc, first_txn_id)?;
         let balances = self.balances_of(&record).await?;
         self.outcome_from(CommittedPosting { record, balances })
@@ -1197,13 +1519,28 @@ impl Ledger {
 
     fn leg_view(&self, record: &PostingRecord, i: usize, balances: (Decimal, Decimal)) -> TransactionView {
         let leg = &record.legs[i];
-        let number = |id: u64| self.catalog().accounts.get(&id).map(|m| m.account_number.clone()).unwrap_or_default();
-        let service_code = self.catalog().services.get(&record.service_id).map(|s| s.data.client_service_code.clone()).unwrap_or_default();
+        let number = |id: u64| {
+            self.catalog()
+                .accounts
+                .get(&id)
+                .map(|m| m.account_number.clone())
+                .unwrap_or_default()
+        };
+        let service_code = self
+            .catalog()
+            .services
+            .get(&record.service_id)
+            .map(|s| s.data.client_service_code.clone())
+            .unwrap_or_default();
         TransactionView {
             transaction_id: record.first_txn_id + i as u64,
             account_number: number(leg.account_id),
             client_service_code: service_code,
-            transaction_type: if leg.delta.0.is_sign_negative() { "DEBIT" } else { "CREDIT" },
+            transaction_type: if leg.delta.0.is_sign_negative() {
+                "DEBIT"
+            } else {
+                "CREDIT"
+            },
             currency: record.currency,
             amount: leg.delta.0.abs(),
             previous_balance: balances.0,
@@ -1224,7 +1561,11 @@ impl Ledger {
         let find = |role: LegRole| c.record.legs.iter().position(|l| l.role == role);
         let (s, d) = match (find(LegRole::Source), find(LegRole::Destination)) {
             (Some(s), Some(d)) => (s, d),
-            _ => return Err(EngineError::Internal("posting without source or destination leg".into())),
+            _ => {
+                return Err(EngineError::Internal(
+                    "posting without source or destination leg".into(),
+                ));
+            }
         };
         let fee = find(LegRole::Fee).map(|f| self.leg_view(&c.record, f, c.balances[f]));
         Ok(PostingOutcome {
@@ -1248,9 +1589,17 @@ impl Ledger {
         let actor = self.inner.state.accounts.actor(account_id)?;
         let (tx, rx) = oneshot::channel();
         actor
-            .cast(AccountMsg::BalancesAfter { txn_ids: vec![txn_id], reply: tx })
+            .cast(AccountMsg::BalancesAfter {
+                txn_ids: vec![txn_id],
+                reply: tx,
+            })
             .map_err(|_| EngineError::Internal("account actor stopped".into()))?;
-        await_reply(rx).await?.first().copied().flatten().ok_or_else(|| EngineError::Internal(format!("leg {txn_id} missing from its account")))
+        await_reply(rx)
+            .await?
+            .first()
+            .copied()
+            .flatten()
+            .ok_or_else(|| EngineError::Internal(format!("leg {txn_id} missing from its account")))
     }
 
     /// The transaction id range `[from, to]` of postings made between the two times.
@@ -1262,7 +1611,12 @@ impl Ledger {
     }
 
     /// Legs matching the filter, newest first.
-    pub async fn list_transactions(&self, caller: &Caller, filter: TransactionFilter, page: PageRequest) -> Result<Page<TransactionView>> {
+    pub async fn list_transactions(
+        &self,
+        caller: &Caller,
+        filter: TransactionFilter,
+        page: PageRequest,
+    ) -> Result<Page<TransactionView>> {
         let client_filter = match &filter.client_code {
             Some(code) => Some(self.client_for(caller, code)?.client_id),
             None => caller.client_id.filter(|_| !caller.is_admin()),
@@ -1277,7 +1631,9 @@ impl Ledger {
             } else {
                 let actor = self.inner.state.accounts.actor(meta.account_id)?;
                 let (tx, rx) = oneshot::channel();
-                actor.cast(AccountMsg::History { from, to, reply: tx }).map_err(|_| EngineError::Internal("account actor stopped".into()))?;
+                actor
+                    .cast(AccountMsg::History { from, to, reply: tx })
+                    .map_err(|_| EngineError::Internal("account actor stopped".into()))?;
                 let (history, _) = await_reply(rx).await?;
                 history.iter().map(|h| h.txn_id).rev().collect()
             }
@@ -1293,7 +1649,10 @@ impl Ledger {
                     _ => None,
                 })
                 .collect();
-            let reversals: Vec<u64> = firsts.iter().filter_map(|f| self.inner.state.reversals.get(f).map(|r| *r).filter(|r| *r != 0)).collect();
+            let reversals: Vec<u64> = firsts
+                .iter()
+                .filter_map(|f| self.inner.state.reversals.get(f).map(|r| *r).filter(|r| *r != 0))
+                .collect();
             firsts.extend(reversals);
             let mut ids = Vec::new();
             for first in firsts {
@@ -1311,7 +1670,13 @@ impl Ledger {
             ids.sort_unstable_by(|a, b| b.cmp(a));
             ids
         } else {
-            (from..=to).rev().filter(|t| idx.get(*t).is_some_and(|e| client_filter.is_none_or(|c| c == e.client_id))).collect()
+            (from..=to)
+                .rev()
+                .filter(|t| {
+                    idx.get(*t)
+                        .is_some_and(|e| client_filter.is_none_or(|c| c == e.client_id))
+                })
+                .collect()
         };
         if let Some(credit) = wanted_type {
             ids.retain(|t| idx.get(*t).is_some_and(|e| e.is_credit == credit));
@@ -1325,7 +1690,11 @@ impl Ledger {
         Ok(Page {
             page: page.page,
             total_count: total,
-            statistics: vec![("Total Transactions".into(), total), ("Credits".into(), credits), ("Debits".into(), total - credits)],
+            statistics: vec![
+                ("Total Transactions".into(), total),
+                ("Credits".into(), credits),
+                ("Debits".into(), total - credits),
+            ],
             records,
         })
     }
@@ -1340,14 +1709,21 @@ impl Ledger {
         let (from, to) = self.txn_range(Some(start_ms), Some(end_ms));
         let actor = self.inner.state.accounts.actor(meta.account_id)?;
         let (tx, rx) = oneshot::channel();
-        actor.cast(AccountMsg::History { from, to, reply: tx }).map_err(|_| EngineError::Internal("account actor stopped".into()))?;
+        actor
+            .cast(AccountMsg::History { from, to, reply: tx })
+            .map_err(|_| EngineError::Internal("account actor stopped".into()))?;
         let (history, _) = await_reply(rx).await?;
         if history.is_empty() {
             return Err(EngineError::NotFound("No transactions within period".into()));
         }
         let mut rows = Vec::with_capacity(history.len());
         for h in &history {
-            let e = self.inner.state.txindex.get(h.txn_id).ok_or_else(|| EngineError::Internal("indexed leg missing".into()))?;
+            let e = self
+                .inner
+                .state
+                .txindex
+                .get(h.txn_id)
+                .ok_or_else(|| EngineError::Internal("indexed leg missing".into()))?;
             let record = self.read_posting(e.loc, h.txn_id)?;
             let i = e.leg as usize;
             let after = h.balance_after.0;
@@ -1355,7 +1731,14 @@ impl Ledger {
         }
         let opening = rows.first().map(|r| r.previous_balance).unwrap_or_default();
         let closing = rows.last().map(|r| r.current_balance).unwrap_or_default();
-        Ok(Statement { account, start_ms, end_ms, opening_balance: opening, closing_balance: closing, rows })
+        Ok(Statement {
+            account,
+            start_ms,
+            end_ms,
+            opening_balance: opening,
+            closing_balance: closing,
+            rows,
+        })
     }
 
     // ---- partner apps and their wallets -------------------------------------------------
@@ -1401,7 +1784,11 @@ impl Ledger {
 
     async fn facade_view(&self, app: &App, meta: &AccountMeta) -> Result<FacadeWalletView> {
         let live = self.live_view(meta.account_id).await?;
-        let f = meta.data.facade.clone().ok_or_else(|| EngineError::NotFound("Wallet not found".into()))?;
+        let f = meta
+            .data
+            .facade
+            .clone()
+            .ok_or_else(|| EngineError::NotFound("Wallet not found".into()))?;
         Ok(FacadeWalletView {
             account_number: meta.account_number.clone(),
             app_prefix: app.data.app_prefix.clone(),
@@ -1421,7 +1808,10 @@ impl Ledger {
         let mut problems = Vec::new();
         let number = match input.wallet_number {
             None => {
-                let digits = input.tuku_till_number.strip_prefix('+').unwrap_or(&input.tuku_till_number);
+                let digits = input
+                    .tuku_till_number
+                    .strip_prefix('+')
+                    .unwrap_or(&input.tuku_till_number);
                 if digits.len() < 7 || digits.len() > 15 || !digits.bytes().all(|b| b.is_ascii_digit()) {
                     problems.push("tukuTillNumber must be a phone number of 7 to 15 digits".to_string());
                 }
@@ -1458,7 +1848,11 @@ impl Ledger {
             currency: app.data.currency,
             minimum_balance: Money(Decimal::new(0, money::SCALE)),
             can_overdraw: false,
-            status: if input.verified { AccountStatus::Active } else { AccountStatus::PreActive },
+            status: if input.verified {
+                AccountStatus::Active
+            } else {
+                AccountStatus::PreActive
+            },
             status_description: input.description,
             role: AccountRole::Wallet,
             number: Some(number),
@@ -1483,7 +1877,12 @@ impl Ledger {
             .catalog()
             .accounts
             .iter()
-            .filter(|a| a.data.facade.as_ref().is_some_and(|f| f.app_id == app.data.app_id && f.user_id == user_id))
+            .filter(|a| {
+                a.data
+                    .facade
+                    .as_ref()
+                    .is_some_and(|f| f.app_id == app.data.app_id && f.user_id == user_id)
+            })
             .map(|a| a.clone())
             .collect();
         metas.sort_by_key(|m| m.account_id);
@@ -1545,7 +1944,11 @@ impl Ledger {
 enum Judged {
     /// The request was made before: its original answer.
     Replay(Box<PostingOutcome>),
-    New { record: PostingRecord, key: (u64, String), fingerprint: u64 },
+    New {
+        record: PostingRecord,
+        key: (u64, String),
+        fingerprint: u64,
+    },
 }
 
 fn not_applied() -> EngineError {
@@ -1564,9 +1967,10 @@ fn fingerprint(input: &PostingInput, amount: Decimal) -> u64 {
     let (tag, a, b) = match &input.kind {
         PostingInputKind::Credit { account_number } => (0u8, account_number.as_str(), ""),
         PostingInputKind::Debit { account_number } => (1, account_number.as_str(), ""),
-        PostingInputKind::Transfer { source_account_number, destination_account_number } => {
-            (2, source_account_number.as_str(), destination_account_number.as_str())
-        }
+        PostingInputKind::Transfer {
+            source_account_number,
+            destination_account_number,
+        } => (2, source_account_number.as_str(), destination_account_number.as_str()),
     };
     let canonical = (
         tag,
@@ -1603,14 +2007,20 @@ async fn hash_password(password: String) -> Result<String> {
 
 fn verify_password(password: &str, hash: &str) -> bool {
     use argon2::password_hash::{PasswordHash, PasswordVerifier};
-    PasswordHash::new(hash).is_ok_and(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+    PasswordHash::new(hash).is_ok_and(|h| {
+        argon2::Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
 }
 
 /// Operator command (walletd not running): moves WAL segments wholly covered by the newest
 /// valid snapshot into `wal/archive/`, where reads still find them. Nothing is deleted.
 pub fn archive_wal(config: &LedgerConfig) -> Result<Vec<PathBuf>> {
     let store = SnapshotStore::new(config.storage.clone(), config.snapshot_dir(), config.keep_snapshots);
-    let loaded = store.load_latest().map_err(|e| EngineError::Corruption(format!("snapshot: {e}")))?;
+    let loaded = store
+        .load_latest()
+        .map_err(|e| EngineError::Corruption(format!("snapshot: {e}")))?;
     let Some(snapshot) = loaded else {
         return Ok(Vec::new());
     };

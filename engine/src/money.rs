@@ -114,7 +114,10 @@ impl Currency {
         if b.len() != 3 || !b.iter().all(u8::is_ascii_uppercase) {
             return None;
         }
-        ISO_4217.split(' ').any(|c| c == code).then(|| Currency([b[0], b[1], b[2]]))
+        ISO_4217
+            .split(' ')
+            .any(|c| c == code)
+            .then(|| Currency([b[0], b[1], b[2]]))
     }
 
     pub fn as_str(&self) -> &str {

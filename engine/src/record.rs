@@ -9,14 +9,24 @@ use bincode::{Decode, Encode};
 pub enum Record {
     CreateClient(NewClient),
     CreateProfile(NewProfile),
-    SetProfileActive { profile_id: u64, active: bool, at_ms: i64 },
+    SetProfileActive {
+        profile_id: u64,
+        active: bool,
+        at_ms: i64,
+    },
     CreateAccountType(NewAccountType),
     CreateAccount(NewAccount),
-    SetAccountStatus { account_id: u64, status: AccountStatus, at_ms: i64 },
+    SetAccountStatus {
+        account_id: u64,
+        status: AccountStatus,
+        at_ms: i64,
+    },
     UpdateAccount(AccountUpdate),
     CreateService(NewService),
     CreateUser(NewUser),
-    DeleteUser { username: String },
+    DeleteUser {
+        username: String,
+    },
     CreateApp(NewApp),
     Posting(PostingRecord),
     /// Postings made durable together (a batch): one frame, so all or none survive a crash.
@@ -241,7 +251,9 @@ pub enum PostingKind {
     Debit,
     Transfer,
     /// Reverses the posting whose first transaction id is given.
-    Reversal { original: u64 },
+    Reversal {
+        original: u64,
+    },
 }
 
 impl PostingKind {
@@ -344,7 +356,11 @@ mod tests {
             is_active: false,
             created_at_ms: 2,
         }));
-        round_trip(Record::SetProfileActive { profile_id: 3, active: true, at_ms: 4 });
+        round_trip(Record::SetProfileActive {
+            profile_id: 3,
+            active: true,
+            at_ms: 4,
+        });
         round_trip(Record::CreateAccountType(NewAccountType {
             client_id: 1,
             account_type_code: "CUR1234567".into(),
@@ -374,7 +390,11 @@ mod tests {
             }),
             created_at_ms: 6,
         }));
-        round_trip(Record::SetAccountStatus { account_id: 9, status: AccountStatus::Closed, at_ms: 7 });
+        round_trip(Record::SetAccountStatus {
+            account_id: 9,
+            status: AccountStatus::Closed,
+            at_ms: 7,
+        });
         round_trip(Record::UpdateAccount(AccountUpdate {
             account_id: 9,
             account_name: Some("n".into()),
@@ -425,9 +445,24 @@ mod tests {
             posted_at_ms: 12,
             amount: m("100.5"),
             legs: vec![
-                LegRecord { account_id: 1, delta: m("-100.5"), role: LegRole::Source, other_party: 2 },
-                LegRecord { account_id: 2, delta: m("96.5"), role: LegRole::Destination, other_party: 1 },
-                LegRecord { account_id: 3, delta: m("4"), role: LegRole::Fee, other_party: 1 },
+                LegRecord {
+                    account_id: 1,
+                    delta: m("-100.5"),
+                    role: LegRole::Source,
+                    other_party: 2,
+                },
+                LegRecord {
+                    account_id: 2,
+                    delta: m("96.5"),
+                    role: LegRole::Destination,
+                    other_party: 1,
+                },
+                LegRecord {
+                    account_id: 3,
+                    delta: m("4"),
+                    role: LegRole::Fee,
+                    other_party: 1,
+                },
             ],
             transaction_source: "EXTERNAL".into(),
             source_transaction_id: "abc".into(),

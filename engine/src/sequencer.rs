@@ -19,7 +19,10 @@ use walletd_wal::{RecordLoc, Sequencer, WalError};
 
 /// What waits in the WAL writer's queue.
 pub enum WalEntry {
-    Catalog { record: Record, reply: oneshot::Sender<Result<Applied>> },
+    Catalog {
+        record: Record,
+        reply: oneshot::Sender<Result<Applied>>,
+    },
     Status {
         account_id: u64,
         status: AccountStatus,
@@ -29,7 +32,12 @@ pub enum WalEntry {
     },
     /// One posting (`Record::Posting`) or several made durable together (`Record::Batch`);
     /// `actors` holds the account of every leg, postings in order.
-    Postings { record: Record, actors: Vec<ActorRef<AccountMsg>>, coordinator: ActorRef<CoordinatorMsg>, token: u64 },
+    Postings {
+        record: Record,
+        actors: Vec<ActorRef<AccountMsg>>,
+        coordinator: ActorRef<CoordinatorMsg>,
+        token: u64,
+    },
 }
 
 pub struct LedgerSequencer {
@@ -43,7 +51,12 @@ impl LedgerSequencer {
     pub fn new(state: Arc<LedgerState>, snapshots: Option<SnapshotScheduler>) -> Self {
         let next_txn_id = state.last_txn_id.load(Ordering::Acquire) + 1;
         let last_posted_at_ms = state.last_posted_at_ms.load(Ordering::Acquire);
-        LedgerSequencer { state, snapshots, next_txn_id, last_posted_at_ms }
+        LedgerSequencer {
+            state,
+            snapshots,
+            next_txn_id,
+            last_posted_at_ms,
+        }
     }
 }
 
@@ -71,9 +84,19 @@ impl Sequencer for LedgerSequencer {
         }
         let result = match entry {
             WalEntry::Catalog { record, .. } | WalEntry::Postings { record, .. } => codec::encode_into(record, out),
-            WalEntry::Status { account_id, status, at_ms, .. } => {
-                codec::encode_into(&Record::SetAccountStatus { account_id: *account_id, status: *status, at_ms: *at_ms }, out)
-            }
+            WalEntry::Status {
+                account_id,
+                status,
+                at_ms,
+                ..
+            } => codec::encode_into(
+                &Record::SetAccountStatus {
+                    account_id: *account_id,
+                    status: *status,
+                    at_ms: *at_ms,
+                },
+                out,
+            ),
         };
         if let Err(e) = result {
             // Encoding into a Vec has no failure mode for these types; say so loudly if it ever does.
@@ -87,10 +110,25 @@ impl Sequencer for LedgerSequencer {
                 let result = self.state.apply_catalog(&record);
                 let _ = reply.send(result);
             }
-            WalEntry::Status { status, at_ms, actor, reply, .. } => {
-                let _ = actor.cast(AccountMsg::CommitStatus { status, at_ms, reply: Some(reply) });
+            WalEntry::Status {
+                status,
+                at_ms,
+                actor,
+                reply,
+                ..
+            } => {
+                let _ = actor.cast(AccountMsg::CommitStatus {
+                    status,
+                    at_ms,
+                    reply: Some(reply),
+                });
             }
-            WalEntry::Postings { record, actors, coordinator, token } => {
+            WalEntry::Postings {
+                record,
+                actors,
+                coordinator,
+                token,
+            } => {
                 let postings = match record {
                     Record::Posting(p) => vec![p],
                     Record::Batch(ps) => ps,
@@ -104,9 +142,16 @@ impl Sequencer for LedgerSequencer {
                     }
                 }
                 // Durable first: the coordinator must learn the ids before any leg's answer.
-                let _ = coordinator.cast(CoordinatorMsg::Durable { token, records: postings });
+                let _ = coordinator.cast(CoordinatorMsg::Durable {
+                    token,
+                    records: postings,
+                });
                 for (i, (actor, (txn_id, delta))) in actors.iter().zip(commits).enumerate() {
-                    let reply = LegReply { coordinator: coordinator.clone(), token, leg: i as u32 };
+                    let reply = LegReply {
+                        coordinator: coordinator.clone(),
+                        token,
+                        leg: i as u32,
+                    };
                     let _ = actor.cast(AccountMsg::Commit { txn_id, delta, reply });
                 }
             }

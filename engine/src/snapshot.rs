@@ -20,7 +20,10 @@ pub struct SnapshotPolicy {
 
 impl Default for SnapshotPolicy {
     fn default() -> Self {
-        SnapshotPolicy { every_records: 1_000_000, every: Some(Duration::from_secs(300)) }
+        SnapshotPolicy {
+            every_records: 1_000_000,
+            every: Some(Duration::from_secs(300)),
+        }
     }
 }
 
@@ -36,7 +39,12 @@ pub struct SnapshotScheduler {
 }
 
 impl SnapshotScheduler {
-    pub fn new(policy: SnapshotPolicy, store: Arc<SnapshotStore>, runtime: tokio::runtime::Handle, state: Arc<LedgerState>) -> Self {
+    pub fn new(
+        policy: SnapshotPolicy,
+        store: Arc<SnapshotStore>,
+        runtime: tokio::runtime::Handle,
+        state: Arc<LedgerState>,
+    ) -> Self {
         SnapshotScheduler {
             policy,
             store,
@@ -63,7 +71,12 @@ impl SnapshotScheduler {
         self.runtime.spawn(async move {
             let started = Instant::now();
             match write_snapshot(&st, cut, store).await {
-                Ok(bytes) => tracing::info!(seq, bytes, ms = started.elapsed().as_millis() as u64, "snapshot written"),
+                Ok(bytes) => tracing::info!(
+                    seq,
+                    bytes,
+                    ms = started.elapsed().as_millis() as u64,
+                    "snapshot written"
+                ),
                 Err(e) => tracing::error!(seq, error = %e, "snapshot failed; the WAL still holds everything"),
             }
             running.store(false, Ordering::Release);
@@ -76,7 +89,9 @@ async fn write_snapshot(state: &LedgerState, cut: crate::state::Cut, store: Arc<
     let image = state.image(cut).await?;
     tokio::task::spawn_blocking(move || {
         let bytes = encode_image(&image)?;
-        store.write(seq, &bytes).map_err(|e| EngineError::Internal(format!("snapshot write: {e}")))?;
+        store
+            .write(seq, &bytes)
+            .map_err(|e| EngineError::Internal(format!("snapshot write: {e}")))?;
         Ok(bytes.len())
     })
     .await

@@ -71,7 +71,10 @@ impl TxIndex {
 pub enum IdempotencyEntry {
     /// A posting with this key is under way; the receiver wakes when it is decided.
     InFlight(watch::Receiver<()>),
-    Done { fingerprint: u64, first_txn_id: u64 },
+    Done {
+        fingerprint: u64,
+        first_txn_id: u64,
+    },
 }
 
 /// A wallet in the directory: active (an actor owns its state) or passive (plain data).
@@ -83,7 +86,10 @@ pub struct AccountSlot {
 
 impl AccountSlot {
     fn new(state: AccountState) -> Self {
-        AccountSlot { actor: OnceLock::new(), passive: Mutex::new(Some(state)) }
+        AccountSlot {
+            actor: OnceLock::new(),
+            passive: Mutex::new(Some(state)),
+        }
     }
 }
 
@@ -104,15 +110,22 @@ impl Directory {
     /// The account's actor, spawning it from its passive state on first use. Must run inside
     /// a Tokio runtime.
     pub fn actor(&self, account_id: u64) -> Result<ActorRef<AccountMsg>> {
-        let slot = self.slot(account_id).ok_or_else(|| EngineError::NotFound("Account not found".into()))?;
+        let slot = self
+            .slot(account_id)
+            .ok_or_else(|| EngineError::NotFound("Account not found".into()))?;
         if let Some(a) = slot.actor.get() {
             return Ok(a.clone());
         }
-        let mut passive = slot.passive.lock().map_err(|_| EngineError::Internal("account slot poisoned".into()))?;
+        let mut passive = slot
+            .passive
+            .lock()
+            .map_err(|_| EngineError::Internal("account slot poisoned".into()))?;
         if let Some(a) = slot.actor.get() {
             return Ok(a.clone());
         }
-        let state = passive.take().ok_or_else(|| EngineError::Internal("account state missing".into()))?;
+        let state = passive
+            .take()
+            .ok_or_else(|| EngineError::Internal("account state missing".into()))?;
         let (actor, _) = ractor::ActorRuntime::<AccountActor>::spawn_instant(None, AccountActor, state)
             .map_err(|e| EngineError::Internal(format!("account actor did not start: {e}")))?;
         let _ = slot.actor.set(actor.clone());
@@ -121,12 +134,20 @@ impl Directory {
 
     /// The live view of an account without activating it: read from the passive state, or
     /// the actor to ask.
-    pub fn peek(&self, account_id: u64) -> Result<std::result::Result<crate::account::AccountView, ActorRef<AccountMsg>>> {
-        let slot = self.slot(account_id).ok_or_else(|| EngineError::NotFound("Account not found".into()))?;
+    pub fn peek(
+        &self,
+        account_id: u64,
+    ) -> Result<std::result::Result<crate::account::AccountView, ActorRef<AccountMsg>>> {
+        let slot = self
+            .slot(account_id)
+            .ok_or_else(|| EngineError::NotFound("Account not found".into()))?;
         if let Some(a) = slot.actor.get() {
             return Ok(Err(a.clone()));
         }
-        let passive = slot.passive.lock().map_err(|_| EngineError::Internal("account slot poisoned".into()))?;
+        let passive = slot
+            .passive
+            .lock()
+            .map_err(|_| EngineError::Internal("account slot poisoned".into()))?;
         match (&*passive, slot.actor.get()) {
             (Some(s), _) => Ok(Ok(crate::account::AccountView {
                 balance: s.balance.0,
@@ -140,9 +161,17 @@ impl Directory {
 
     /// Runs `f` on a passive account (replay only: nothing is active then).
     pub fn with_passive<R>(&self, account_id: u64, f: impl FnOnce(&mut AccountState) -> R) -> Result<R> {
-        let slot = self.slot(account_id).ok_or_else(|| EngineError::Internal(format!("account {account_id} missing")))?;
-        let mut passive = slot.passive.lock().map_err(|_| EngineError::Internal("account slot poisoned".into()))?;
-        passive.as_mut().map(f).ok_or_else(|| EngineError::Internal("account active during replay".into()))
+        let slot = self
+            .slot(account_id)
+            .ok_or_else(|| EngineError::Internal(format!("account {account_id} missing")))?;
+        let mut passive = slot
+            .passive
+            .lock()
+            .map_err(|_| EngineError::Internal("account slot poisoned".into()))?;
+        passive
+            .as_mut()
+            .map(f)
+            .ok_or_else(|| EngineError::Internal("account active during replay".into()))
     }
 
     /// For a snapshot cut, on the WAL writer thread: each account's state at this point of the
@@ -258,7 +287,8 @@ impl LedgerState {
                 is_credit: leg.delta.0.is_sign_positive(),
             });
         }
-        self.last_txn_id.store(p.first_txn_id + p.legs.len() as u64 - 1, Ordering::Release);
+        self.last_txn_id
+            .store(p.first_txn_id + p.legs.len() as u64 - 1, Ordering::Release);
         self.last_posted_at_ms.store(p.posted_at_ms, Ordering::Release);
         match p.kind {
             PostingKind::Reversal { original } => {
@@ -267,7 +297,10 @@ impl LedgerState {
             _ => {
                 self.idempotency.insert(
                     (p.client_id, p.source_transaction_id.clone()),
-                    IdempotencyEntry::Done { fingerprint: p.fingerprint, first_txn_id: p.first_txn_id },
+                    IdempotencyEntry::Done {
+                        fingerprint: p.fingerprint,
+                        first_txn_id: p.first_txn_id,
+                    },
                 );
             }
         }
@@ -276,7 +309,8 @@ impl LedgerState {
     fn replay_posting(&self, loc: u64, p: &PostingRecord) -> Result<()> {
         self.record_posting(loc, p);
         for (i, leg) in p.legs.iter().enumerate() {
-            self.accounts.with_passive(leg.account_id, |s| s.apply_leg(p.first_txn_id + i as u64, leg.delta.0))?;
+            self.accounts
+                .with_passive(leg.account_id, |s| s.apply_leg(p.first_txn_id + i as u64, leg.delta.0))?;
         }
         Ok(())
     }
@@ -290,8 +324,13 @@ impl LedgerState {
                     self.replay_posting(loc, p)?;
                 }
             }
-            Record::SetAccountStatus { account_id, status, at_ms } => {
-                self.accounts.with_passive(*account_id, |s| s.apply_status(*status, *at_ms))?;
+            Record::SetAccountStatus {
+                account_id,
+                status,
+                at_ms,
+            } => {
+                self.accounts
+                    .with_passive(*account_id, |s| s.apply_status(*status, *at_ms))?;
             }
             other => {
                 // A record refused live (a unique key taken) is refused again here, identically.
@@ -362,17 +401,25 @@ impl LedgerState {
             match part {
                 CutPart::Passive(s) => accounts.push(s),
                 CutPart::Active(rx) => {
-                    accounts.push(rx.await.map_err(|_| EngineError::Internal("account actor gone".into()))?);
+                    accounts.push(
+                        rx.await
+                            .map_err(|_| EngineError::Internal("account actor gone".into()))?,
+                    );
                 }
             }
         }
         accounts.sort_by_key(|a| a.account_id);
-        let txindex = (1..=cut.last_txn_id).filter_map(|id| self.txindex.get(id)).collect::<Vec<_>>();
+        let txindex = (1..=cut.last_txn_id)
+            .filter_map(|id| self.txindex.get(id))
+            .collect::<Vec<_>>();
         let mut idempotency: Vec<(u64, String, u64, u64)> = self
             .idempotency
             .iter()
             .filter_map(|e| match e.value() {
-                IdempotencyEntry::Done { fingerprint, first_txn_id } if *first_txn_id <= cut.last_txn_id => {
+                IdempotencyEntry::Done {
+                    fingerprint,
+                    first_txn_id,
+                } if *first_txn_id <= cut.last_txn_id => {
                     Some((e.key().0, e.key().1.clone(), *fingerprint, *first_txn_id))
                 }
                 _ => None,
@@ -414,7 +461,13 @@ impl LedgerState {
             state.txindex.push(e);
         }
         for (client, key, fingerprint, first_txn_id) in image.idempotency {
-            state.idempotency.insert((client, key), IdempotencyEntry::Done { fingerprint, first_txn_id });
+            state.idempotency.insert(
+                (client, key),
+                IdempotencyEntry::Done {
+                    fingerprint,
+                    first_txn_id,
+                },
+            );
         }
         for (orig, rev) in image.reversals {
             state.reversals.insert(orig, rev);

@@ -91,7 +91,10 @@ pub struct AccountTypeInput {
 pub enum AccountOwner {
     ClientCode(String),
     /// The profile's `client_profile_id`; `client_code` picks the client for an ADMIN.
-    Profile { client_profile_id: String, client_code: Option<String> },
+    Profile {
+        client_profile_id: String,
+        client_code: Option<String>,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -172,9 +175,16 @@ pub struct PostingInput {
 
 #[derive(Clone, Debug)]
 pub enum PostingInputKind {
-    Credit { account_number: String },
-    Debit { account_number: String },
-    Transfer { source_account_number: String, destination_account_number: String },
+    Credit {
+        account_number: String,
+    },
+    Debit {
+        account_number: String,
+    },
+    Transfer {
+        source_account_number: String,
+        destination_account_number: String,
+    },
 }
 
 /// One leg as the documents show a transaction.

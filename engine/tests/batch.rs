@@ -11,7 +11,10 @@ use walletd_wal::sim::SimStorage;
 
 fn transfer(w: &World, a: usize, b: usize, amount: &str, key: &str) -> PostingInput {
     posting(
-        PostingInputKind::Transfer { source_account_number: w.wallets[a].clone(), destination_account_number: w.wallets[b].clone() },
+        PostingInputKind::Transfer {
+            source_account_number: w.wallets[a].clone(),
+            destination_account_number: w.wallets[b].clone(),
+        },
         &w.service_code,
         d(amount),
         key,
@@ -27,13 +30,20 @@ async fn a_batch_answers_each_posting_and_survives_recovery() {
     let storage = SimStorage::new();
     let ledger = open(&storage, 0).await;
     let w = setup(&ledger, "0", &[("0", false), ("0", false), ("0", false)]).await;
-    let fund = posting(PostingInputKind::Credit { account_number: w.wallets[0].clone() }, &w.service_code, d("100"), "fund");
+    let fund = posting(
+        PostingInputKind::Credit {
+            account_number: w.wallets[0].clone(),
+        },
+        &w.service_code,
+        d("100"),
+        "fund",
+    );
     ledger.post(&admin(), fund).await.unwrap();
     let batch = vec![
         transfer(&w, 0, 1, "30", "b1"),
         transfer(&w, 0, 2, "80", "b2"), // 70 left after b1 (holds count): refused
         transfer(&w, 0, 2, "20", "b3"),
-        transfer(&w, 1, 1, "1", "b4"), // same account: invalid
+        transfer(&w, 1, 1, "1", "b4"),  // same account: invalid
         transfer(&w, 0, 1, "30", "b1"), // same key, same request, within the batch: a replay
     ];
     let results = ledger.post_batch(&admin(), batch, false).await;
@@ -43,7 +53,10 @@ async fn a_batch_answers_each_posting_and_survives_recovery() {
     assert!(matches!(results[3], Err(EngineError::Invalid(_))), "{:?}", results[3]);
     let replay = results[4].as_ref().unwrap();
     assert!(replay.replayed);
-    assert_eq!(replay.source.transaction_id, results[0].as_ref().unwrap().source.transaction_id);
+    assert_eq!(
+        replay.source.transaction_id,
+        results[0].as_ref().unwrap().source.transaction_id
+    );
     assert_eq!(balance(&ledger, &w.wallets[0]).await, d("50"));
     assert_eq!(balance(&ledger, &w.wallets[1]).await, d("30"));
     assert_eq!(balance(&ledger, &w.wallets[2]).await, d("20"));
@@ -54,7 +67,10 @@ async fn a_batch_answers_each_posting_and_survives_recovery() {
     ledger.shutdown();
     let recovered = open(&storage.crash(3), 0).await;
     assert_eq!(balance(&recovered, &w.wallets[0]).await, d("50"));
-    let again = recovered.get_transaction(&admin(), b3.source.transaction_id).await.unwrap();
+    let again = recovered
+        .get_transaction(&admin(), b3.source.transaction_id)
+        .await
+        .unwrap();
     assert_eq!(again.previous_balance, d("70"));
     assert_eq!(balances(&recovered).await.1, Decimal::ZERO);
     recovered.shutdown();
@@ -65,12 +81,22 @@ async fn an_atomic_batch_is_all_or_nothing() {
     let storage = SimStorage::new();
     let ledger = open(&storage, 0).await;
     let w = setup(&ledger, "0", &[("0", false), ("0", false)]).await;
-    let fund = posting(PostingInputKind::Credit { account_number: w.wallets[0].clone() }, &w.service_code, d("100"), "fund");
+    let fund = posting(
+        PostingInputKind::Credit {
+            account_number: w.wallets[0].clone(),
+        },
+        &w.service_code,
+        d("100"),
+        "fund",
+    );
     ledger.post(&admin(), fund).await.unwrap();
     // The second leg would overdraw: nothing of the batch is applied, and its keys stay free.
     let failing = vec![transfer(&w, 0, 1, "60", "a1"), transfer(&w, 0, 1, "60", "a2")];
     let results = ledger.post_batch(&admin(), failing, true).await;
-    assert!(results.iter().all(|r| matches!(r, Err(EngineError::Refused(_)))), "{results:?}");
+    assert!(
+        results.iter().all(|r| matches!(r, Err(EngineError::Refused(_)))),
+        "{results:?}"
+    );
     assert_eq!(balance(&ledger, &w.wallets[0]).await, d("100"));
     assert_eq!(balance(&ledger, &w.wallets[1]).await, d("0"));
     // Money arriving within the batch is not available to it (only settled funds are).

@@ -11,7 +11,11 @@ use walletd_engine::{Ledger, LedgerConfig, SnapshotPolicy};
 use walletd_wal::sim::SimStorage;
 
 pub fn admin() -> Caller {
-    Caller { username: "admin".into(), role: Role::Admin, client_id: None }
+    Caller {
+        username: "admin".into(),
+        role: Role::Admin,
+        client_id: None,
+    }
 }
 
 pub fn d(s: &str) -> Decimal {
@@ -22,13 +26,19 @@ pub fn config(storage: &SimStorage, snapshot_every: u64) -> LedgerConfig {
     let mut c = LedgerConfig::new("/sim/data");
     c.storage = Arc::new(storage.clone());
     c.segment_bytes = 16 * 1024;
-    c.snapshot = SnapshotPolicy { every_records: snapshot_every, every: None };
+    c.snapshot = SnapshotPolicy {
+        every_records: snapshot_every,
+        every: None,
+    };
     c.coordinators = 2;
     c
 }
 
 pub async fn open(storage: &SimStorage, snapshot_every: u64) -> Ledger {
-    Ledger::open(config(storage, snapshot_every)).await.expect("ledger opens").0
+    Ledger::open(config(storage, snapshot_every))
+        .await
+        .expect("ledger opens")
+        .0
 }
 
 pub struct World {
@@ -42,7 +52,14 @@ pub struct World {
 pub async fn setup(ledger: &Ledger, fee: &str, wallets: &[(&str, bool)]) -> World {
     let a = admin();
     let client = ledger
-        .create_client(&a, ClientInput { client_name: "Model Co".into(), is_active: true, ..Default::default() })
+        .create_client(
+            &a,
+            ClientInput {
+                client_name: "Model Co".into(),
+                is_active: true,
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     let code = client.data.client_code.clone();
@@ -85,7 +102,11 @@ pub async fn setup(ledger: &Ledger, fee: &str, wallets: &[(&str, bool)]) -> Worl
             .unwrap();
         numbers.push(acc.meta.account_number.clone());
     }
-    World { client_code: code, service_code: svc.data.client_service_code.clone(), wallets: numbers }
+    World {
+        client_code: code,
+        service_code: svc.data.client_service_code.clone(),
+        wallets: numbers,
+    }
 }
 
 pub fn posting(kind: PostingInputKind, service: &str, amount: Decimal, key: &str) -> PostingInput {
@@ -103,8 +124,21 @@ pub fn posting(kind: PostingInputKind, service: &str, amount: Decimal, key: &str
 
 /// Every account's (number, balance) and the ledger's total, which must be zero.
 pub async fn balances(ledger: &Ledger) -> (Vec<(String, Decimal)>, Decimal) {
-    let page = ledger.list_accounts(&admin(), PageRequest { page: 1, limit: 100_000 }).await.unwrap();
-    let all: Vec<(String, Decimal)> = page.records.iter().map(|a| (a.meta.account_number.clone(), a.live.balance)).collect();
+    let page = ledger
+        .list_accounts(
+            &admin(),
+            PageRequest {
+                page: 1,
+                limit: 100_000,
+            },
+        )
+        .await
+        .unwrap();
+    let all: Vec<(String, Decimal)> = page
+        .records
+        .iter()
+        .map(|a| (a.meta.account_number.clone(), a.live.balance))
+        .collect();
     let total = all.iter().map(|(_, b)| *b).sum();
     (all, total)
 }

@@ -23,7 +23,14 @@ async fn crash_case(seed: u64) {
     let ledger = open(&storage, snapshot_every).await;
     let world = setup(&ledger, "0", &[("0", false); 6]).await;
     for (i, w) in world.wallets.iter().enumerate() {
-        let p = posting(PostingInputKind::Credit { account_number: w.clone() }, &world.service_code, d("1000"), &format!("fund-{i}"));
+        let p = posting(
+            PostingInputKind::Credit {
+                account_number: w.clone(),
+            },
+            &world.service_code,
+            d("1000"),
+            &format!("fund-{i}"),
+        );
         ledger.post(&admin(), p).await.unwrap();
     }
     storage.freeze_after_ops(rng.below(400) as u64);
@@ -40,12 +47,18 @@ async fn crash_case(seed: u64) {
                 let b = (a + 1 + rng.below(wallets.len() - 1)) % wallets.len();
                 let amount = Decimal::new(1 + rng.below(5000) as i64, 2);
                 let key = format!("t{t}-{i}");
-                let kind = PostingInputKind::Transfer { source_account_number: wallets[a].clone(), destination_account_number: wallets[b].clone() };
+                let kind = PostingInputKind::Transfer {
+                    source_account_number: wallets[a].clone(),
+                    destination_account_number: wallets[b].clone(),
+                };
                 match ledger.post(&admin(), posting(kind, &svc, amount, &key)).await {
                     Ok(o) => {
                         // Acknowledged before the image was taken: it must be in the image.
                         let must = !storage.is_frozen();
-                        acked.lock().unwrap().insert(key, (o.source.transaction_id.min(o.destination.transaction_id), must));
+                        acked
+                            .lock()
+                            .unwrap()
+                            .insert(key, (o.source.transaction_id.min(o.destination.transaction_id), must));
                     }
                     Err(EngineError::Refused(_)) => {}
                     Err(e) => panic!("seed {seed}: unexpected {e:?}"),
@@ -65,10 +78,19 @@ async fn crash_case(seed: u64) {
     let acked = acked.lock().unwrap().clone();
     let mut present = 0;
     for (key, (first, must)) in &acked {
-        let filter = TransactionFilter { source_transaction_id: Some(key.clone()), ..Default::default() };
-        let legs = recovered.list_transactions(&admin(), filter, PageRequest { page: 1, limit: 100 }).await.unwrap();
+        let filter = TransactionFilter {
+            source_transaction_id: Some(key.clone()),
+            ..Default::default()
+        };
+        let legs = recovered
+            .list_transactions(&admin(), filter, PageRequest { page: 1, limit: 100 })
+            .await
+            .unwrap();
         if *must {
-            assert_eq!(legs.total_count, 2, "seed {seed}: acknowledged {key} must be present exactly once");
+            assert_eq!(
+                legs.total_count, 2,
+                "seed {seed}: acknowledged {key} must be present exactly once"
+            );
         }
         if legs.total_count > 0 {
             present += 1;
@@ -79,50 +101,104 @@ async fn crash_case(seed: u64) {
     }
     // Every account's balance is the sum of its legs that survived: nothing half-applied.
     for w in &world.wallets {
-        let filter = TransactionFilter { account_number: Some(w.clone()), ..Default::default() };
-        let legs = recovered.list_transactions(&admin(), filter, PageRequest { page: 1, limit: 100 }).await.unwrap();
+        let filter = TransactionFilter {
+            account_number: Some(w.clone()),
+            ..Default::default()
+        };
+        let legs = recovered
+            .list_transactions(&admin(), filter, PageRequest { page: 1, limit: 100 })
+            .await
+            .unwrap();
         let mut all = legs.records.clone();
         let mut page = 2;
         while (all.len() as u64) < legs.total_count {
             let more = recovered
-                .list_transactions(&admin(), TransactionFilter { account_number: Some(w.clone()), ..Default::default() }, PageRequest { page, limit: 100 })
+                .list_transactions(
+                    &admin(),
+                    TransactionFilter {
+                        account_number: Some(w.clone()),
+                        ..Default::default()
+                    },
+                    PageRequest { page, limit: 100 },
+                )
                 .await
                 .unwrap();
             all.extend(more.records);
             page += 1;
         }
-        let sum: Decimal = all.iter().map(|l| if l.transaction_type == "CREDIT" { l.amount } else { -l.amount }).sum();
+        let sum: Decimal = all
+            .iter()
+            .map(|l| {
+                if l.transaction_type == "CREDIT" {
+                    l.amount
+                } else {
+                    -l.amount
+                }
+            })
+            .sum();
         let details = recovered.get_account(&admin(), w).await.unwrap();
-        assert_eq!(details.live.balance, sum, "seed {seed}: balance of {w} is the sum of its legs");
+        assert_eq!(
+            details.live.balance, sum,
+            "seed {seed}: balance of {w} is the sum of its legs"
+        );
         // Running balances chain: each leg starts where the previous one ended (newest first).
         for pair in all.windows(2) {
-            assert_eq!(pair[0].previous_balance, pair[1].current_balance, "seed {seed}: chain of {w}");
+            assert_eq!(
+                pair[0].previous_balance, pair[1].current_balance,
+                "seed {seed}: chain of {w}"
+            );
         }
     }
-    eprintln!("seed {seed}: {} acknowledged, {present} present after the cut", acked.len());
+    eprintln!(
+        "seed {seed}: {} acknowledged, {present} present after the cut",
+        acked.len()
+    );
     recovered.shutdown();
 }
 
 #[test]
 fn acknowledged_postings_survive_power_cuts() {
-    let base: u64 = std::env::var("WALLETD_CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5eed);
-    let cases: u64 = std::env::var("WALLETD_CRASH_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(24);
+    let base: u64 = std::env::var("WALLETD_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5eed);
+    let cases: u64 = std::env::var("WALLETD_CRASH_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(24);
     for i in 0..cases {
         let seed = base.wrapping_add(i);
         eprintln!("crash case seed={seed} (replay with WALLETD_CRASH_SEED={seed} WALLETD_CRASH_CASES=1)");
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(crash_case(seed));
     }
 }
 
 #[test]
 fn failed_fsync_stops_writes_and_keeps_what_was_acknowledged() {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let storage = SimStorage::new();
         let ledger = open(&storage, 0).await;
         let world = setup(&ledger, "0", &[("0", false), ("0", false)]).await;
-        let credit = |i: usize| posting(PostingInputKind::Credit { account_number: world.wallets[0].clone() }, &world.service_code, d("10"), &format!("c{i}"));
+        let credit = |i: usize| {
+            posting(
+                PostingInputKind::Credit {
+                    account_number: world.wallets[0].clone(),
+                },
+                &world.service_code,
+                d("10"),
+                &format!("c{i}"),
+            )
+        };
         let first = ledger.post(&admin(), credit(0)).await.unwrap();
         storage.fail_sync_after(0);
         let refused = ledger.post(&admin(), credit(1)).await;
@@ -136,7 +212,10 @@ fn failed_fsync_stops_writes_and_keeps_what_was_acknowledged() {
         let recovered = open(&storage.crash(7), 0).await;
         let acc = recovered.get_account(&admin(), &world.wallets[0]).await.unwrap();
         assert_eq!(acc.live.balance, d("10"), "only the acknowledged credit survives");
-        let again = recovered.get_transaction(&admin(), first.destination.transaction_id).await.unwrap();
+        let again = recovered
+            .get_transaction(&admin(), first.destination.transaction_id)
+            .await
+            .unwrap();
         assert_eq!(again.current_balance, d("10"));
         recovered.shutdown();
     });

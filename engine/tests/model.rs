@@ -117,7 +117,10 @@ async fn run_case(ops: Vec<Op>, fee_cents: i64, limits: Vec<(i64, bool)>, snapsh
     let storage = SimStorage::new();
     let ledger = open(&storage, snapshot_every).await;
     let fee = Decimal::new(fee_cents, 2);
-    let wallet_specs: Vec<(String, bool)> = limits.iter().map(|(m, o)| (Decimal::new(*m, 2).to_string(), *o)).collect();
+    let wallet_specs: Vec<(String, bool)> = limits
+        .iter()
+        .map(|(m, o)| (Decimal::new(*m, 2).to_string(), *o))
+        .collect();
     let specs: Vec<(&str, bool)> = wallet_specs.iter().map(|(m, o)| (m.as_str(), *o)).collect();
     let world = setup(&ledger, &fee.to_string(), &specs).await;
     let mut model = Model {
@@ -149,9 +152,16 @@ async fn run_case(ops: Vec<Op>, fee_cents: i64, limits: Vec<(i64, bool)>, snapsh
             Op::Credit { cents, key, .. } | Op::Debit { cents, key, .. } | Op::Transfer { cents, key, .. } => {
                 let amount = Decimal::new(*cents, 2);
                 let kind = match op {
-                    Op::Credit { w, .. } => PostingInputKind::Credit { account_number: num(*w) },
-                    Op::Debit { w, .. } => PostingInputKind::Debit { account_number: num(*w) },
-                    Op::Transfer { a, b, .. } => PostingInputKind::Transfer { source_account_number: num(*a), destination_account_number: num(*b) },
+                    Op::Credit { w, .. } => PostingInputKind::Credit {
+                        account_number: num(*w),
+                    },
+                    Op::Debit { w, .. } => PostingInputKind::Debit {
+                        account_number: num(*w),
+                    },
+                    Op::Transfer { a, b, .. } => PostingInputKind::Transfer {
+                        source_account_number: num(*a),
+                        destination_account_number: num(*b),
+                    },
                     _ => unreachable!(),
                 };
                 let request = format!("{kind:?}/{amount}");
@@ -159,13 +169,22 @@ async fn run_case(ops: Vec<Op>, fee_cents: i64, limits: Vec<(i64, bool)>, snapsh
                 let expected = if matches!(op, Op::Transfer { a, b, .. } if a == b) {
                     Expect::Invalid
                 } else if let Some((req, _)) = model.keys.get(key) {
-                    if *req == request { Expect::Replay } else { Expect::Conflict }
-                } else if model.fee > amount || (matches!(op, Op::Credit { .. }) && model.fee == amount) || !model.judge(&legs) {
+                    if *req == request {
+                        Expect::Replay
+                    } else {
+                        Expect::Conflict
+                    }
+                } else if model.fee > amount
+                    || (matches!(op, Op::Credit { .. }) && model.fee == amount)
+                    || !model.judge(&legs)
+                {
                     Expect::Refused
                 } else {
                     Expect::Ok
                 };
-                let result = ledger.post(&a, posting(kind, &svc, amount, &format!("key-{key}"))).await;
+                let result = ledger
+                    .post(&a, posting(kind, &svc, amount, &format!("key-{key}")))
+                    .await;
                 assert_eq!(classify(&result), expected, "op {op:?} got {result:?}");
                 match expected {
                     Expect::Ok => {
@@ -177,9 +196,15 @@ async fn run_case(ops: Vec<Op>, fee_cents: i64, limits: Vec<(i64, bool)>, snapsh
                             Op::Transfer { a, .. } => Acct::Wallet(*a),
                             _ => unreachable!(),
                         };
-                        assert_eq!(wallet_leg.previous_balance, model.bal[&acct], "previous balance of {op:?}");
+                        assert_eq!(
+                            wallet_leg.previous_balance, model.bal[&acct],
+                            "previous balance of {op:?}"
+                        );
                         model.apply(&legs);
-                        assert_eq!(wallet_leg.current_balance, model.bal[&acct], "current balance of {op:?}");
+                        assert_eq!(
+                            wallet_leg.current_balance, model.bal[&acct],
+                            "current balance of {op:?}"
+                        );
                         let first = o.source.transaction_id.min(o.destination.transaction_id);
                         model.keys.insert(*key, (request, first));
                         model.postings.push((legs, first, false));
@@ -218,9 +243,15 @@ async fn run_case(ops: Vec<Op>, fee_cents: i64, limits: Vec<(i64, bool)>, snapsh
                 }
             }
             Op::Status { w, cmd } => {
-                let command = [AccountCommand::Activate, AccountCommand::Dormant, AccountCommand::Suspend, AccountCommand::Close][*cmd as usize];
+                let command = [
+                    AccountCommand::Activate,
+                    AccountCommand::Dormant,
+                    AccountCommand::Suspend,
+                    AccountCommand::Close,
+                ][*cmd as usize];
                 let acct = Acct::Wallet(*w);
-                let expected_ok = model.status[&acct] != AccountStatus::Closed && (command != AccountCommand::Close || model.bal[&acct].is_zero());
+                let expected_ok = model.status[&acct] != AccountStatus::Closed
+                    && (command != AccountCommand::Close || model.bal[&acct].is_zero());
                 let result = ledger.set_account_status(&a, &num(*w), command).await;
                 assert_eq!(result.is_ok(), expected_ok, "{op:?} -> {result:?}");
                 if expected_ok {
@@ -244,7 +275,11 @@ async fn run_case(ops: Vec<Op>, fee_cents: i64, limits: Vec<(i64, bool)>, snapsh
                 let got = all.iter().find(|(x, _)| x == n).map(|(_, b)| *b).unwrap();
                 assert_eq!(got, model_bal[&Acct::Wallet(i)], "{label}: balance of wallet {i}");
                 let details = ledger.get_account(&admin(), n).await.unwrap();
-                assert_eq!(details.live.status, model_status[&Acct::Wallet(i)], "{label}: status of wallet {i}");
+                assert_eq!(
+                    details.live.status,
+                    model_status[&Acct::Wallet(i)],
+                    "{label}: status of wallet {i}"
+                );
             }
             ledger
         }

@@ -15,11 +15,27 @@ use walletd_wal::sim::SimStorage;
 /// leg with its running balances.
 async fn fingerprint(ledger: &walletd_engine::Ledger) -> Vec<String> {
     let mut out = Vec::new();
-    let accounts = ledger.list_accounts(&admin(), PageRequest { page: 1, limit: 1000 }).await.unwrap();
+    let accounts = ledger
+        .list_accounts(&admin(), PageRequest { page: 1, limit: 1000 })
+        .await
+        .unwrap();
     for a in &accounts.records {
-        out.push(format!("{} {} {:?}", a.meta.account_number, a.live.balance, a.live.status));
+        out.push(format!(
+            "{} {} {:?}",
+            a.meta.account_number, a.live.balance, a.live.status
+        ));
     }
-    let legs = ledger.list_transactions(&admin(), TransactionFilter::default(), PageRequest { page: 1, limit: 100_000 }).await.unwrap();
+    let legs = ledger
+        .list_transactions(
+            &admin(),
+            TransactionFilter::default(),
+            PageRequest {
+                page: 1,
+                limit: 100_000,
+            },
+        )
+        .await
+        .unwrap();
     for l in &legs.records {
         out.push(format!(
             "{} {} {} {} {} {}",
@@ -36,19 +52,42 @@ async fn busy_ledger(storage: &SimStorage, snapshot_every: u64) -> (walletd_engi
     for i in 0..120u32 {
         let w = &world.wallets;
         let kind = match i % 3 {
-            0 => PostingInputKind::Credit { account_number: w[(i as usize / 3) % 3].clone() },
-            1 => PostingInputKind::Transfer { source_account_number: w[0].clone(), destination_account_number: w[2].clone() },
-            _ => PostingInputKind::Debit { account_number: w[2].clone() },
+            0 => PostingInputKind::Credit {
+                account_number: w[(i as usize / 3) % 3].clone(),
+            },
+            1 => PostingInputKind::Transfer {
+                source_account_number: w[0].clone(),
+                destination_account_number: w[2].clone(),
+            },
+            _ => PostingInputKind::Debit {
+                account_number: w[2].clone(),
+            },
         };
-        let _ = ledger.post(&admin(), posting(kind, &svc, Decimal::new(100 + i as i64 * 7, 1), &format!("p{i}"))).await;
+        let _ = ledger
+            .post(
+                &admin(),
+                posting(kind, &svc, Decimal::new(100 + i as i64 * 7, 1), &format!("p{i}")),
+            )
+            .await;
     }
-    let some = ledger.list_transactions(&admin(), TransactionFilter::default(), PageRequest { page: 1, limit: 5 }).await.unwrap();
+    let some = ledger
+        .list_transactions(
+            &admin(),
+            TransactionFilter::default(),
+            PageRequest { page: 1, limit: 5 },
+        )
+        .await
+        .unwrap();
     let _ = ledger.reverse(&admin(), some.records[2].transaction_id).await;
     (ledger, world)
 }
 
 fn snapshot_files(storage: &SimStorage) -> Vec<std::path::PathBuf> {
-    storage.file_names().into_iter().filter(|p| p.extension().is_some_and(|e| e == "snap")).collect()
+    storage
+        .file_names()
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "snap"))
+        .collect()
 }
 
 async fn wait_for_snapshots(storage: &SimStorage, n: usize) {

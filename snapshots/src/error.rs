@@ -22,11 +22,7 @@ pub enum SnapshotError {
     /// A [`crate::SnapshotWriter`] was given a different number of payload bytes than announced.
     /// The header carries the length up front, so such a file would never validate.
     #[error("snapshot {seq}: payload announced as {declared} bytes but {written} were written")]
-    LengthMismatch {
-        seq: u64,
-        declared: u64,
-        written: u64,
-    },
+    LengthMismatch { seq: u64, declared: u64, written: u64 },
     /// A [`crate::SnapshotWriter`] is used after one of its calls failed; the snapshot is
     /// abandoned because its file no longer matches what the checksum covers.
     #[error("snapshot {seq} was abandoned after an earlier error")]

@@ -97,9 +97,7 @@ pub fn validate(name_seq: u64, bytes: &[u8]) -> Result<std::ops::Range<usize>, S
     }
     let seq = u64::from_le_bytes(le_bytes(&bytes[12..20]));
     if seq != name_seq {
-        return Err(format!(
-            "header seq {seq} does not match file name seq {name_seq}"
-        ));
+        return Err(format!("header seq {seq} does not match file name seq {name_seq}"));
     }
     let declared = u64::from_le_bytes(le_bytes(&bytes[20..28]));
     // Checked: a garbled length near u64::MAX must be a mismatch, not an overflow.
@@ -113,9 +111,7 @@ pub fn validate(name_seq: u64, bytes: &[u8]) -> Result<std::ops::Range<usize>, S
     let stored = u32::from_le_bytes(le_bytes(&bytes[body_end..]));
     let computed = crc32fast::hash(&bytes[..body_end]);
     if stored != computed {
-        return Err(format!(
-            "crc mismatch: stored {stored:08x}, computed {computed:08x}"
-        ));
+        return Err(format!("crc mismatch: stored {stored:08x}, computed {computed:08x}"));
     }
     Ok(HEADER_LEN..body_end)
 }
@@ -188,11 +184,7 @@ mod tests {
 
         let mut version = good.clone();
         version[8] = 2;
-        assert!(
-            validate(5, &reseal(version))
-                .unwrap_err()
-                .contains("version 2")
-        );
+        assert!(validate(5, &reseal(version)).unwrap_err().contains("version 2"));
 
         assert!(validate(6, &good).unwrap_err().contains("seq"));
 
@@ -208,10 +200,6 @@ mod tests {
         assert!(validate(5, &flipped).unwrap_err().contains("crc"));
 
         assert!(validate(5, &good[..20]).unwrap_err().contains("truncated"));
-        assert!(
-            validate(5, &good[..good.len() - 1])
-                .unwrap_err()
-                .contains("length")
-        );
+        assert!(validate(5, &good[..good.len() - 1]).unwrap_err().contains("length"));
     }
 }

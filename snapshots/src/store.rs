@@ -99,10 +99,7 @@ impl SnapshotStore {
             state.dir_ready = true;
         }
         let tmp = self.dir.join(format::tmp_file_name(seq));
-        let file = self
-            .storage
-            .create(&tmp)
-            .map_err(SnapshotError::io("create", &tmp))?;
+        let file = self.storage.create(&tmp).map_err(SnapshotError::io("create", &tmp))?;
         let header = format::header(seq, payload_len);
         let mut hasher = crc32fast::Hasher::new();
         hasher.update(&header);
@@ -222,10 +219,7 @@ impl SnapshotStore {
                 return;
             }
         };
-        let mut seqs: Vec<u64> = names
-            .iter()
-            .filter_map(|n| format::parse_file_name(n))
-            .collect();
+        let mut seqs: Vec<u64> = names.iter().filter_map(|n| format::parse_file_name(n)).collect();
         seqs.sort_unstable();
         let excess = seqs.len().saturating_sub(self.keep);
         let old = seqs[..excess]
@@ -326,9 +320,7 @@ impl SnapshotWriter<'_> {
         let crc = self.hasher.clone().finalize();
         self.buf.extend_from_slice(&crc.to_le_bytes());
         self.flush_buf()?;
-        self.file
-            .sync()
-            .map_err(SnapshotError::io("sync", &self.tmp))?;
+        self.file.sync().map_err(SnapshotError::io("sync", &self.tmp))?;
 
         let store = self.store;
         let path = store.dir.join(format::file_name(self.seq));
@@ -373,9 +365,7 @@ impl SnapshotWriter<'_> {
     }
 
     fn append(&mut self, data: &[u8]) -> Result<(), SnapshotError> {
-        self.file
-            .append(data)
-            .map_err(SnapshotError::io("append", &self.tmp))
+        self.file.append(data).map_err(SnapshotError::io("append", &self.tmp))
     }
 }
 

@@ -46,8 +46,7 @@ impl Subscriber for Warnings {
 /// `load_latest` with the warnings it logged.
 fn load(store: &SnapshotStore) -> (Option<LoadedSnapshot>, Vec<String>) {
     let warnings = Warnings::default();
-    let loaded =
-        tracing::subscriber::with_default(warnings.clone(), || store.load_latest().unwrap());
+    let loaded = tracing::subscriber::with_default(warnings.clone(), || store.load_latest().unwrap());
     let logged = warnings.0.lock().unwrap().clone();
     (loaded, logged)
 }
@@ -96,28 +95,19 @@ fn falls_back_from_newest(corrupt: impl FnOnce(&SnapshotStore, &Path), reason: &
         loaded.skipped[0].1
     );
     assert_eq!(warnings.len(), 1, "{warnings:?}");
-    assert!(
-        warnings[0].contains(&newest.display().to_string()),
-        "{warnings:?}"
-    );
+    assert!(warnings[0].contains(&newest.display().to_string()), "{warnings:?}");
     // Skipping is not deleting: the file stays for inspection.
     assert!(newest.exists());
 }
 
 #[test]
 fn flipped_payload_byte_falls_back() {
-    falls_back_from_newest(
-        |_, path| edit(path, |b| b[format::HEADER_LEN + 3] ^= 0x10),
-        "crc",
-    );
+    falls_back_from_newest(|_, path| edit(path, |b| b[format::HEADER_LEN + 3] ^= 0x10), "crc");
 }
 
 #[test]
 fn flipped_crc_byte_falls_back() {
-    falls_back_from_newest(
-        |_, path| edit(path, |b| *b.last_mut().unwrap() ^= 0x01),
-        "crc",
-    );
+    falls_back_from_newest(|_, path| edit(path, |b| *b.last_mut().unwrap() ^= 0x01), "crc");
 }
 
 #[test]

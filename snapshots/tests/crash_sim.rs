@@ -30,12 +30,7 @@ enum DataFate {
 }
 
 const MODES: [CrashMode; 8] = {
-    let fates = [
-        DataFate::Lost,
-        DataFate::Kept,
-        DataFate::Torn,
-        DataFate::Garbled,
-    ];
+    let fates = [DataFate::Lost, DataFate::Kept, DataFate::Torn, DataFate::Garbled];
     let mut modes = [CrashMode {
         names_survive: false,
         data: DataFate::Lost,
@@ -150,9 +145,7 @@ impl SimStorage {
                 DataFate::Lost => inode.data.truncate(inode.synced),
                 DataFate::Kept => {}
                 DataFate::Torn => inode.data.truncate(inode.synced + tail / 2),
-                DataFate::Garbled => inode.data[inode.synced..]
-                    .iter_mut()
-                    .for_each(|b| *b ^= 0x5a),
+                DataFate::Garbled => inode.data[inode.synced..].iter_mut().for_each(|b| *b ^= 0x5a),
             }
             inode.synced = inode.data.len();
         }
@@ -163,11 +156,9 @@ impl SimStorage {
         };
         // Entries of a directory that itself did not survive are gone with it.
         let dirs = ns.dirs.clone();
-        ns.dirs
-            .retain(|d| d.parent().is_none_or(|p| dirs.contains(p)));
+        ns.dirs.retain(|d| d.parent().is_none_or(|p| dirs.contains(p)));
         let dirs = ns.dirs.clone();
-        ns.files
-            .retain(|f, _| f.parent().is_some_and(|p| dirs.contains(p)));
+        ns.files.retain(|f, _| f.parent().is_some_and(|p| dirs.contains(p)));
         s.live = ns.clone();
         s.durable = ns;
         s.crash_at = None;
@@ -253,11 +244,7 @@ impl Storage for SimStorage {
     fn remove(&self, path: &Path) -> io::Result<()> {
         let mut s = self.0.lock().unwrap();
         s.op()?;
-        s.live
-            .files
-            .remove(path)
-            .map(drop)
-            .ok_or_else(|| not_found(path))
+        s.live.files.remove(path).map(drop).ok_or_else(|| not_found(path))
     }
 
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
@@ -273,9 +260,7 @@ impl Storage for SimStorage {
                 .map(|(f, i)| (f.clone(), *i)),
         );
         durable.dirs.retain(|d| !in_dir(d));
-        durable
-            .dirs
-            .extend(live.dirs.iter().filter(|d| in_dir(d)).cloned());
+        durable.dirs.extend(live.dirs.iter().filter(|d| in_dir(d)).cloned());
         Ok(())
     }
 }
@@ -316,11 +301,7 @@ fn crash_everywhere(previous: &[u64], new: u64, len: usize) {
             });
             let before = previous.last().copied();
             if result.is_ok() {
-                assert_eq!(
-                    loaded_seq,
-                    Some(new),
-                    "{ctx}: write returned Ok but was lost"
-                );
+                assert_eq!(loaded_seq, Some(new), "{ctx}: write returned Ok but was lost");
             } else {
                 assert!(
                     loaded_seq == Some(new) || loaded_seq == before,

@@ -29,11 +29,7 @@ fn leftover_tmp_is_ignored_by_load_and_list_and_cleaned_by_the_next_write() {
     let (_tmp, dir, store) = setup();
     // Newer than the real snapshot: a complete one (crash right before the rename) and a torn
     // one (crash mid-write). Neither was renamed, so neither may load.
-    std::fs::write(
-        dir.join(format::tmp_file_name(20)),
-        format::encode(20, b"twenty"),
-    )
-    .unwrap();
+    std::fs::write(dir.join(format::tmp_file_name(20)), format::encode(20, b"twenty")).unwrap();
     std::fs::write(
         dir.join(format::tmp_file_name(30)),
         &format::encode(30, b"thirty")[..15],
@@ -42,25 +38,13 @@ fn leftover_tmp_is_ignored_by_load_and_list_and_cleaned_by_the_next_write() {
 
     let loaded = store.load_latest().unwrap().unwrap();
     assert_eq!((loaded.seq, loaded.payload.as_slice()), (10, &b"ten"[..]));
-    assert!(
-        loaded.skipped.is_empty(),
-        "temp files are not even candidates"
-    );
-    assert_eq!(
-        store.list().unwrap(),
-        vec![(10, dir.join(format::file_name(10)))]
-    );
+    assert!(loaded.skipped.is_empty(), "temp files are not even candidates");
+    assert_eq!(store.list().unwrap(), vec![(10, dir.join(format::file_name(10)))]);
 
     // Same seq as a leftover: the write recreates that temp file and renames it.
     store.write(20, b"twenty, again").unwrap();
-    assert_eq!(
-        names(&dir),
-        vec![format::file_name(10), format::file_name(20)]
-    );
-    assert_eq!(
-        store.load_latest().unwrap().unwrap().payload,
-        b"twenty, again"
-    );
+    assert_eq!(names(&dir), vec![format::file_name(10), format::file_name(20)]);
+    assert_eq!(store.load_latest().unwrap().unwrap().payload, b"twenty, again");
 }
 
 #[test]
@@ -68,10 +52,7 @@ fn leftover_tmp_of_another_seq_is_cleaned_too() {
     let (_tmp, dir, store) = setup();
     std::fs::write(dir.join(format::tmp_file_name(99)), b"garbage").unwrap();
     store.write(11, b"eleven").unwrap();
-    assert_eq!(
-        names(&dir),
-        vec![format::file_name(10), format::file_name(11)]
-    );
+    assert_eq!(names(&dir), vec![format::file_name(10), format::file_name(11)]);
 }
 
 #[test]

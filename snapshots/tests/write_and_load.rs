@@ -17,22 +17,13 @@ fn store(keep: usize) -> (tempfile::TempDir, PathBuf, SnapshotStore) {
 }
 
 fn seqs(store: &SnapshotStore) -> Vec<u64> {
-    store
-        .list()
-        .unwrap()
-        .into_iter()
-        .map(|(seq, _)| seq)
-        .collect()
+    store.list().unwrap().into_iter().map(|(seq, _)| seq).collect()
 }
 
 #[test]
 fn write_then_load_returns_the_same_seq_and_payload() {
     let (_tmp, dir, store) = store(3);
-    assert_eq!(
-        store.load_latest().unwrap(),
-        None,
-        "missing dir loads nothing"
-    );
+    assert_eq!(store.load_latest().unwrap(), None, "missing dir loads nothing");
     assert!(store.list().unwrap().is_empty());
 
     let payload: Vec<u8> = (0..10_000u32).map(|i| (i * 7) as u8).collect();
@@ -119,21 +110,13 @@ fn rewriting_a_seq_replaces_it() {
 fn foreign_files_are_ignored_and_never_pruned() {
     let (_tmp, dir, store) = store(2);
     store.write(1, b"a").unwrap();
-    for name in [
-        "README",
-        "snapshot-1.snap",
-        "snapshot-00000000000000000009.snap.bak",
-    ] {
+    for name in ["README", "snapshot-1.snap", "snapshot-00000000000000000009.snap.bak"] {
         std::fs::write(dir.join(name), b"not a snapshot").unwrap();
     }
     store.write(2, b"b").unwrap();
     store.write(3, b"c").unwrap();
     assert_eq!(seqs(&store), vec![2, 3]);
-    for name in [
-        "README",
-        "snapshot-1.snap",
-        "snapshot-00000000000000000009.snap.bak",
-    ] {
+    for name in ["README", "snapshot-1.snap", "snapshot-00000000000000000009.snap.bak"] {
         assert!(dir.join(name).exists(), "{name} must be left alone");
     }
     let loaded = store.load_latest().unwrap().unwrap();
@@ -165,10 +148,7 @@ fn streaming_writer_produces_the_same_file_as_write() {
     let who = "world";
     write!(writer, "hello {who}").unwrap();
     writer.finish().unwrap();
-    assert_eq!(
-        store.load_latest().unwrap().unwrap().payload,
-        b"hello world"
-    );
+    assert_eq!(store.load_latest().unwrap().unwrap().payload, b"hello world");
 }
 
 #[test]
@@ -197,10 +177,7 @@ fn wrong_length_is_rejected_and_leaves_nothing_behind() {
         })
     ));
     // Poisoned: even a now-consistent finish is refused.
-    assert!(matches!(
-        long.finish(),
-        Err(SnapshotError::Aborted { seq: 3 })
-    ));
+    assert!(matches!(long.finish(), Err(SnapshotError::Aborted { seq: 3 })));
 
     let names: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()

@@ -69,8 +69,18 @@ impl Server {
             match rx.recv_timeout(Duration::from_secs(60)) {
                 Ok(line) => {
                     if let Some(addr) = line.split("listening on ").nth(1) {
-                        let addr = addr.split_whitespace().next().unwrap_or("").trim_matches('"').to_owned();
-                        return Ok(Server { child, base: format!("http://{addr}"), data_dir: data_dir.to_owned(), log: rx });
+                        let addr = addr
+                            .split_whitespace()
+                            .next()
+                            .unwrap_or("")
+                            .trim_matches('"')
+                            .to_owned();
+                        return Ok(Server {
+                            child,
+                            base: format!("http://{addr}"),
+                            data_dir: data_dir.to_owned(),
+                            log: rx,
+                        });
                     }
                     seen.push(line);
                 }

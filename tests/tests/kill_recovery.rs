@@ -17,7 +17,10 @@ struct Api {
 
 impl Api {
     async fn login(base: &str) -> Api {
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap();
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .build()
+            .unwrap();
         let mut tries = 0;
         loop {
             let r = http
@@ -25,12 +28,16 @@ impl Api {
                 .json(&json!({"username": "admin", "password": ADMIN_PASSWORD}))
                 .send()
                 .await;
-            if let Ok(r) = r {
-                if r.status() == 200 {
-                    let body: Value = r.json().await.unwrap();
-                    let token = body["access_token"].as_str().unwrap().to_owned();
-                    return Api { http, base: base.to_owned(), token };
-                }
+            if let Ok(r) = r
+                && r.status() == 200
+            {
+                let body: Value = r.json().await.unwrap();
+                let token = body["access_token"].as_str().unwrap().to_owned();
+                return Api {
+                    http,
+                    base: base.to_owned(),
+                    token,
+                };
             }
             tries += 1;
             assert!(tries < 200, "login never succeeded");
@@ -39,7 +46,10 @@ impl Api {
     }
 
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> reqwest::Result<(u16, Value)> {
-        let mut req = self.http.request(method, format!("{}{}", self.base, path)).bearer_auth(&self.token);
+        let mut req = self
+            .http
+            .request(method, format!("{}{}", self.base, path))
+            .bearer_auth(&self.token);
         if let Some(b) = body {
             req = req.json(&b);
         }
@@ -50,7 +60,9 @@ impl Api {
     }
 
     async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        self.call(reqwest::Method::POST, path, Some(body)).await.expect("request")
+        self.call(reqwest::Method::POST, path, Some(body))
+            .await
+            .expect("request")
     }
 
     async fn get(&self, path: &str) -> (u16, Value) {
@@ -69,7 +81,11 @@ async fn total_of_all_balances(api: &Api) -> rust_decimal::Decimal {
         assert_eq!(s, 200, "{body}");
         let records = body["records"].as_array().unwrap().clone();
         for r in &records {
-            total += r["current_balance"].as_str().unwrap().parse::<rust_decimal::Decimal>().unwrap();
+            total += r["current_balance"]
+                .as_str()
+                .unwrap()
+                .parse::<rust_decimal::Decimal>()
+                .unwrap();
         }
         if records.len() < 100 {
             return total;
@@ -83,10 +99,16 @@ async fn total_of_all_balances(api: &Api) -> rust_decimal::Decimal {
 async fn check_acked(api: &Api, acked: &Acked, sample: Option<usize>) {
     let full = sample.unwrap_or(usize::MAX);
     for (n, (sti, (_, src, dst))) in acked.iter().enumerate() {
-        let (s, body) = api.get(&format!("/api/v1/transactions?source_transaction_id={sti}&limit=100")).await;
+        let (s, body) = api
+            .get(&format!("/api/v1/transactions?source_transaction_id={sti}&limit=100"))
+            .await;
         assert_eq!(s, 200, "{body}");
         let records = body["records"].as_array().unwrap();
-        assert_eq!(records.len(), 2, "acknowledged {sti} must be present exactly once: {body}");
+        assert_eq!(
+            records.len(),
+            2,
+            "acknowledged {sti} must be present exactly once: {body}"
+        );
         if n >= full {
             continue;
         }
@@ -94,8 +116,17 @@ async fn check_acked(api: &Api, acked: &Acked, sample: Option<usize>) {
             let id = leg["transaction_id"].as_str().unwrap();
             let (s, got) = api.get(&format!("/api/v1/transactions/{id}")).await;
             assert_eq!(s, 200, "{got}");
-            for field in ["account", "transaction_amount", "previous_balance", "current_balance", "transaction_type"] {
-                assert_eq!(got[field], leg[field], "{sti} leg {id}: {field} changed across the crash");
+            for field in [
+                "account",
+                "transaction_amount",
+                "previous_balance",
+                "current_balance",
+                "transaction_type",
+            ] {
+                assert_eq!(
+                    got[field], leg[field],
+                    "{sti} leg {id}: {field} changed across the crash"
+                );
             }
         }
     }
@@ -103,8 +134,14 @@ async fn check_acked(api: &Api, acked: &Acked, sample: Option<usize>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigkill_at_random_moments_loses_no_acknowledged_posting() {
-    let seed: u64 = std::env::var("WALLETD_KILL_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(rand::random);
-    let cycles: usize = std::env::var("WALLETD_KILL_CYCLES").ok().and_then(|s| s.parse().ok()).unwrap_or(20);
+    let seed: u64 = std::env::var("WALLETD_KILL_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(rand::random);
+    let cycles: usize = std::env::var("WALLETD_KILL_CYCLES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20);
     eprintln!("kill test seed={seed} (replay with WALLETD_KILL_SEED={seed})");
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let dir = tempfile::tempdir().unwrap();
@@ -163,7 +200,11 @@ async fn sigkill_at_random_moments_loses_no_acknowledged_posting() {
         let api = Arc::new(Api::login(&srv.base).await);
         // What was acknowledged before the previous kill must be there, exactly.
         check_acked(&api, &last_acked, Some(100)).await;
-        assert_eq!(total_of_all_balances(&api).await, rust_decimal::Decimal::ZERO, "cycle {cycle}: total");
+        assert_eq!(
+            total_of_all_balances(&api).await,
+            rust_decimal::Decimal::ZERO,
+            "cycle {cycle}: total"
+        );
         let acked: Arc<Mutex<Acked>> = Arc::default();
         let mut tasks = Vec::new();
         for t in 0..8 {
@@ -197,7 +238,10 @@ async fn sigkill_at_random_moments_loses_no_acknowledged_posting() {
             t.await.unwrap();
         }
         let acked = acked.lock().unwrap().clone();
-        eprintln!("cycle {cycle}: killed after {wait} ms with {} acknowledged transfers", acked.len());
+        eprintln!(
+            "cycle {cycle}: killed after {wait} ms with {} acknowledged transfers",
+            acked.len()
+        );
         all_acked.extend(acked.clone());
         last_acked = acked;
     }

@@ -319,3 +319,133 @@ pub async fn list(auth: AuthUser, Params(params): Params) -> Result<Json<ListRes
     let legs = auth.ledger.list_transactions(&auth.caller, filter, page).await?;
     Ok(Json(ListResponse::from_page(legs, |t| TransactionJson::of(&t))))
 }
+
+/// Postings one batch may carry.
+pub const BATCH_MAX: usize = 10_000;
+
+/// `POST /api/v1/transactions/batch` body.
+#[derive(Debug, ToSchema)]
+pub struct BatchRequest {
+    /// All postings applied or none (default false: each on its own).
+    pub atomic: Option<bool>,
+    /// 1 to 10000 postings: each the body of the single endpoint plus
+    /// `"command": "CREDIT" | "DEBIT" | "TRANSFER"`.
+    #[schema(value_type = Vec<Object>)]
+    pub postings: Vec<Value>,
+}
+
+/// The batch's answer: one result per posting, in order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchResponse {
+    pub atomic: bool,
+    pub succeeded: u64,
+    pub failed: u64,
+    /// Each posting's answer as its single endpoint gives it (a transaction for CREDIT and
+    /// DEBIT, source/destination legs for TRANSFER), or the error body
+    /// `{"status","message","code":"HttpException"}`.
+    #[schema(value_type = Vec<Object>)]
+    pub results: Vec<Value>,
+}
+
+fn error_value(e: ApiError) -> Value {
+    serde_json::to_value(ErrorBody {
+        status: e.status().as_u16(),
+        message: e.message(),
+        code: "HttpException",
+    })
+    .unwrap_or(Value::Null)
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/transactions/batch",
+    tag = "transactions",
+    request_body = BatchRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "One result per posting (body limit 8 MiB)", body = BatchResponse),
+        (status = 400, description = "Not a batch (postings missing, empty or over 10000)", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 413, description = "Body over 8 MiB", body = ErrorBody),
+    )
+)]
+pub async fn batch(auth: AuthUser, JsonBody(body): JsonBody) -> Result<Json<BatchResponse>, ApiError> {
+    let mut f = Fields::new(&body);
+    let atomic = f.boolean("atomic", Some(false));
+    let items = match body.get("postings") {
+        Some(Value::Array(items)) if !items.is_empty() && items.len() <= BATCH_MAX => items,
+        _ => {
+            f.problem(format!("postings must be an array of 1 to {BATCH_MAX} postings"));
+            &Vec::new()
+        }
+    };
+    f.finish()?;
+    // Judge each posting's shape; only well-formed ones reach the ledger.
+    let mut results: Vec<Option<Value>> = vec![None; items.len()];
+    let mut inputs = Vec::with_capacity(items.len());
+    let mut slots = Vec::with_capacity(items.len());
+    let mut commands = Vec::with_capacity(items.len());
+    let empty = serde_json::Map::new();
+    for (i, item) in items.iter().enumerate() {
+        let obj = match item {
+            Value::Object(o) => o,
+            _ => &empty,
+        };
+        let mut p = Fields::nested(obj, format!("postings.{i}."));
+        if !item.is_object() {
+            p.problem(format!("postings.{i} must be an object"));
+        }
+        let command = p.one_of("command", &["CREDIT", "DEBIT", "TRANSFER"], true);
+        let kind = match command {
+            Some("TRANSFER") => PostingInputKind::Transfer {
+                source_account_number: p.required_text("source_account_number"),
+                destination_account_number: p.required_text("destination_account_number"),
+            },
+            Some("DEBIT") => PostingInputKind::Debit {
+                account_number: p.required_text("account_number"),
+            },
+            _ => PostingInputKind::Credit {
+                account_number: p.required_text("account_number"),
+            },
+        };
+        let input = posting_input(&mut p, kind);
+        match p.finish() {
+            Ok(()) => {
+                inputs.push(input);
+                slots.push(i);
+                commands.push(command);
+            }
+            Err(e) => results[i] = Some(error_value(e)),
+        }
+    }
+    let malformed = results.iter().any(Option::is_some);
+    if atomic && malformed {
+        let not_applied = || {
+            error_value(ApiError::Refused(
+                "Not applied: another posting of this atomic batch failed".into(),
+            ))
+        };
+        for r in results.iter_mut().filter(|r| r.is_none()) {
+            *r = Some(not_applied());
+        }
+    } else {
+        let outcomes = auth.ledger.post_batch(&auth.caller, inputs, atomic).await;
+        for ((slot, command), outcome) in slots.into_iter().zip(commands).zip(outcomes) {
+            results[slot] = Some(match outcome {
+                Ok(o) if command == Some("TRANSFER") => {
+                    serde_json::to_value(PostingJson::of(&o)).unwrap_or(Value::Null)
+                }
+                Ok(o) => serde_json::to_value(TransactionJson::of(o.wallet_leg())).unwrap_or(Value::Null),
+                Err(e) => error_value(e.into()),
+            });
+        }
+    }
+    let results: Vec<Value> = results.into_iter().map(|r| r.unwrap_or(Value::Null)).collect();
+    let failed = results.iter().filter(|r| r.get("code").is_some()).count() as u64;
+    Ok(Json(BatchResponse {
+        atomic,
+        succeeded: results.len() as u64 - failed,
+        failed,
+        results,
+    }))
+}

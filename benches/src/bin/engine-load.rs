@@ -18,7 +18,10 @@ fn main() {
     let postings = args.get(2).copied().unwrap_or(200_000);
     let hot = args.get(3).copied().unwrap_or(0) == 1;
     let batch = args.get(4).copied().unwrap_or(1).max(1);
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     rt.block_on(async move {
         let dir = tempfile_dir();
         let w = world(&dir, wallets, Decimal::new(1_000_000, 0)).await;

@@ -1,0 +1,358 @@
+//! The load: `--connections` workers, each a closed loop on its own keep-alive connection,
+//! until `--duration` has passed or `--count` postings were sent.
+
+use super::http::{Answer, Conn, Target, error_message};
+use super::setup::World;
+use super::workload::{Kind, Op, Plan, amount_text};
+use clap::ValueEnum;
+use hdrhistogram::Histogram;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Mode {
+    /// One posting per request (`/account-transfers`, `/transactions?command=...`).
+    Single,
+    /// `--batch-size` postings per `POST /api/v1/transactions/batch`.
+    Batch,
+}
+
+pub struct RunConfig {
+    pub mode: Mode,
+    pub batch_size: usize,
+    pub atomic: bool,
+    pub connections: usize,
+    pub duration: Duration,
+    pub count: Option<u64>,
+    pub progress: bool,
+}
+
+/// What the workers saw. Postings whose outcome is unknown (transport error, 408, 5xx)
+/// may or may not have been applied; the exact checks are skipped when there are any.
+pub struct Stats {
+    pub hist: Histogram<u64>,
+    pub requests: u64,
+    pub requests_ok: u64,
+    pub transport_errors: u64,
+    pub postings_ok: u64,
+    pub postings_failed: u64,
+    pub postings_unknown: u64,
+    /// Per posting (per request for transport errors, status 0).
+    pub by_status: BTreeMap<u16, u64>,
+    pub messages: HashMap<(u16, String), u64>,
+    /// Sums of the successful credits and debits, in units of 0.0001.
+    pub credit_units: i128,
+    pub debit_units: i128,
+}
+
+impl Stats {
+    fn new() -> Self {
+        Stats {
+            hist: Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("histogram bounds"),
+            requests: 0,
+            requests_ok: 0,
+            transport_errors: 0,
+            postings_ok: 0,
+            postings_failed: 0,
+            postings_unknown: 0,
+            by_status: BTreeMap::new(),
+            messages: HashMap::new(),
+            credit_units: 0,
+            debit_units: 0,
+        }
+    }
+
+    fn merge(&mut self, o: Stats) {
+        self.hist.add(&o.hist).expect("same histogram bounds");
+        self.requests += o.requests;
+        self.requests_ok += o.requests_ok;
+        self.transport_errors += o.transport_errors;
+        self.postings_ok += o.postings_ok;
+        self.postings_failed += o.postings_failed;
+        self.postings_unknown += o.postings_unknown;
+        for (k, v) in o.by_status {
+            *self.by_status.entry(k).or_default() += v;
+        }
+        for (k, v) in o.messages {
+            *self.messages.entry(k).or_default() += v;
+        }
+        self.credit_units += o.credit_units;
+        self.debit_units += o.debit_units;
+    }
+
+    fn applied(&mut self, op: &Op) {
+        self.postings_ok += 1;
+        match op.kind {
+            Kind::Credit => self.credit_units += i128::from(op.units),
+            Kind::Debit => self.debit_units += i128::from(op.units),
+            Kind::Transfer => {}
+        }
+    }
+
+    fn refused(&mut self, status: u16, message: String, postings: u64) {
+        // 408 (the server's own timeout) and 5xx: the posting may still be applied.
+        if status == 408 || status >= 500 || status == 0 {
+            self.postings_unknown += postings;
+        } else {
+            self.postings_failed += postings;
+        }
+        *self.by_status.entry(status).or_default() += postings;
+        *self.messages.entry((status, message)).or_default() += postings;
+    }
+
+    /// The `n` most frequent error messages.
+    pub fn top_messages(&self, n: usize) -> Vec<(u16, String, u64)> {
+        let mut v: Vec<_> = self.messages.iter().map(|((s, m), c)| (*s, m.clone(), *c)).collect();
+        v.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)).then(a.1.cmp(&b.1)));
+        v.truncate(n);
+        v
+    }
+}
+
+/// One answer of the batch endpoint's `results`: an error object has `code` (and `status`).
+#[derive(Deserialize)]
+struct BatchItem {
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    status: Option<u16>,
+    #[serde(default)]
+    message: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct BatchAnswer {
+    results: Vec<BatchItem>,
+}
+
+struct Shared {
+    target: Arc<Target>,
+    world: Arc<World>,
+    plan: Plan,
+    issued: AtomicU64,
+    done: AtomicU64,
+    errors: AtomicU64,
+    deadline: Instant,
+    count: Option<u64>,
+    mode: Mode,
+    batch_size: usize,
+    atomic: bool,
+}
+
+fn posting_fields(body: &mut String, w: &World, op: &Op, key: &str) {
+    let amount = amount_text(op.units);
+    let _ = match op.kind {
+        Kind::Transfer => write!(
+            body,
+            r#""source_account_number":"{}","destination_account_number":"{}","client_service_code":"{}","transaction_amount":{amount},"source_transaction_id":"{key}","transaction_source":"INTERNAL""#,
+            w.wallets[op.a], w.wallets[op.b], w.service
+        ),
+        Kind::Credit | Kind::Debit => write!(
+            body,
+            r#""account_number":"{}","client_service_code":"{}","transaction_source":"EXTERNAL","transaction_amount":{amount},"source_transaction_id":"{key}""#,
+            w.wallets[op.a], w.service
+        ),
+    };
+}
+
+async fn worker(shared: Arc<Shared>, index: usize) -> Stats {
+    let mut stats = Stats::new();
+    let mut conn: Conn = shared.target.conn();
+    let mut generator = shared.plan.generator(index as u64);
+    let per_request = if shared.mode == Mode::Batch {
+        shared.batch_size.max(1)
+    } else {
+        1
+    };
+    let mut ops = Vec::with_capacity(per_request);
+    let mut body = String::with_capacity(per_request * 260 + 64);
+    let mut seq = 0u64;
+    loop {
+        let n = match shared.count {
+            Some(total) => {
+                let start = shared.issued.fetch_add(per_request as u64, Ordering::Relaxed);
+                if start >= total {
+                    break;
+                }
+                (total - start).min(per_request as u64) as usize
+            }
+            None => {
+                if Instant::now() >= shared.deadline {
+                    break;
+                }
+                per_request
+            }
+        };
+        ops.clear();
+        ops.extend((0..n).map(|_| generator.next_op()));
+        body.clear();
+        let path = match shared.mode {
+            Mode::Single => {
+                let op = &ops[0];
+                body.push('{');
+                posting_fields(&mut body, &shared.world, op, &format!("c{index}-{seq}"));
+                body.push('}');
+                seq += 1;
+                match op.kind {
+                    Kind::Transfer => "/api/v1/account-transfers",
+                    Kind::Credit => "/api/v1/transactions?command=CREDIT",
+                    Kind::Debit => "/api/v1/transactions?command=DEBIT",
+                }
+            }
+            Mode::Batch => {
+                let _ = write!(body, r#"{{"atomic":{},"postings":["#, shared.atomic);
+                for (k, op) in ops.iter().enumerate() {
+                    if k > 0 {
+                        body.push(',');
+                    }
+                    let _ = write!(body, r#"{{"command":"{}","#, op.kind.command());
+                    posting_fields(&mut body, &shared.world, op, &format!("c{index}-{seq}"));
+                    body.push('}');
+                    seq += 1;
+                }
+                body.push_str("]}");
+                "/api/v1/transactions/batch"
+            }
+        };
+        let started = Instant::now();
+        let answer = conn.post(path, body.clone()).await;
+        let micros = started.elapsed().as_micros().min(u128::from(u64::MAX)) as u64;
+        stats.hist.saturating_record(micros.max(1));
+        stats.requests += 1;
+        let before_errors = stats.postings_failed + stats.postings_unknown;
+        match answer {
+            Err(e) => {
+                stats.transport_errors += 1;
+                stats.refused(0, format!("transport: {e:#}"), n as u64);
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Ok(a) if a.status == 200 => {
+                stats.requests_ok += 1;
+                match shared.mode {
+                    Mode::Single => stats.applied(&ops[0]),
+                    Mode::Batch => batch_results(&mut stats, &a, &ops),
+                }
+            }
+            Ok(a) => stats.refused(a.status, a.error_message(), n as u64),
+        }
+        shared.done.fetch_add(n as u64, Ordering::Relaxed);
+        let errors = stats.postings_failed + stats.postings_unknown - before_errors;
+        if errors > 0 {
+            shared.errors.fetch_add(errors, Ordering::Relaxed);
+        }
+    }
+    stats
+}
+
+fn batch_results(stats: &mut Stats, answer: &Answer, ops: &[Op]) {
+    match serde_json::from_slice::<BatchAnswer>(&answer.body) {
+        Ok(b) if b.results.len() == ops.len() => {
+            for (item, op) in b.results.iter().zip(ops) {
+                if item.code.is_none() && item.status.is_none() {
+                    stats.applied(op);
+                } else {
+                    let message = error_message(
+                        item.message
+                            .as_ref()
+                            .map(|m| serde_json::json!({ "message": m }))
+                            .as_ref(),
+                    )
+                    .unwrap_or_default();
+                    stats.refused(item.status.unwrap_or(0), message, 1);
+                }
+            }
+        }
+        Ok(b) => stats.refused(
+            0,
+            format!(
+                "batch answer has {} results for {} postings",
+                b.results.len(),
+                ops.len()
+            ),
+            ops.len() as u64,
+        ),
+        Err(e) => stats.refused(0, format!("batch answer unreadable: {e}"), ops.len() as u64),
+    }
+}
+
+pub struct RunResult {
+    pub stats: Stats,
+    pub elapsed: Duration,
+}
+
+pub async fn run(target: &Arc<Target>, world: Arc<World>, plan: Plan, cfg: &RunConfig) -> RunResult {
+    let started = Instant::now();
+    let shared = Arc::new(Shared {
+        target: target.clone(),
+        world,
+        plan,
+        issued: AtomicU64::new(0),
+        done: AtomicU64::new(0),
+        errors: AtomicU64::new(0),
+        deadline: started + cfg.duration,
+        count: cfg.count,
+        mode: cfg.mode,
+        batch_size: cfg.batch_size,
+        atomic: cfg.atomic,
+    });
+    let bar = if cfg.progress {
+        let (len, template) = match cfg.count {
+            Some(c) => (c, "    load [{bar:40}] {pos}/{len} postings {msg}"),
+            None => (
+                cfg.duration.as_millis() as u64,
+                "    load [{bar:40}] {elapsed}/{duration} {msg}",
+            ),
+        };
+        let b = ProgressBar::new(len);
+        b.set_style(
+            ProgressStyle::with_template(template)
+                .expect("template")
+                .progress_chars("=> "),
+        );
+        b
+    } else {
+        ProgressBar::hidden()
+    };
+    let ticker = {
+        let (shared, bar, counted) = (shared.clone(), bar.clone(), cfg.count.is_some());
+        tokio::spawn(async move {
+            let mut last = (Instant::now(), 0u64);
+            loop {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                let done = shared.done.load(Ordering::Relaxed);
+                let now = Instant::now();
+                let rate = (done - last.1) as f64 / now.duration_since(last.0).as_secs_f64();
+                last = (now, done);
+                bar.set_position(if counted {
+                    done
+                } else {
+                    started.elapsed().as_millis() as u64
+                });
+                bar.set_message(format!(
+                    "{rate:.0} postings/s, {} errors",
+                    shared.errors.load(Ordering::Relaxed)
+                ));
+            }
+        })
+    };
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..cfg.connections.max(1) {
+        tasks.spawn(worker(shared.clone(), i));
+    }
+    let mut stats = Stats::new();
+    while let Some(r) = tasks.join_next().await {
+        match r {
+            Ok(s) => stats.merge(s),
+            Err(e) => eprintln!("walletd-bench: a worker failed: {e}"),
+        }
+    }
+    let elapsed = started.elapsed();
+    ticker.abort();
+    bar.finish_and_clear();
+    RunResult { stats, elapsed }
+}

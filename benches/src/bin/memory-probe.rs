@@ -1,0 +1,89 @@
+//! Memory per wallet and per posting, measured: `cargo run --release -p walletd-benches --bin
+//! memory-probe -- [wallets] [postings]`. Reads the resident set size (RSS) from
+//! /proc/self/statm before and after creating passive wallets, after activating them (one
+//! posting each), and after a run of postings.
+
+use rust_decimal::Decimal;
+use walletd_benches::{SplitMix64, admin, posting, world};
+use walletd_engine::views::PostingInputKind;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn rss_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
+}
+
+fn main() {
+    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let wallets = args.first().copied().unwrap_or(100_000);
+    let postings = args.get(1).copied().unwrap_or(500_000);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let dir = std::env::temp_dir().join(format!("walletd-memory-probe-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    rt.block_on(async {
+        let base = rss_bytes();
+        // Funding credits activate every wallet (and give each one leg of history).
+        let w = world(&dir, wallets, Decimal::new(1_000_000, 0)).await;
+        let after_wallets = rss_bytes();
+        println!(
+            "{wallets} wallets (active, one leg each): {:.0} bytes per wallet (RSS {} MiB -> {} MiB)",
+            (after_wallets - base) as f64 / wallets as f64,
+            base >> 20,
+            after_wallets >> 20
+        );
+        let mut rng = SplitMix64::new(1);
+        for c in 0..postings / 1000 {
+            let batch = (0..1000)
+                .map(|i| {
+                    let a = rng.below(wallets);
+                    let b = (a + 1 + rng.below(wallets - 1)) % wallets;
+                    let kind = PostingInputKind::Transfer {
+                        source_account_number: w.wallets[a].clone(),
+                        destination_account_number: w.wallets[b].clone(),
+                    };
+                    posting(kind, &w.service, Decimal::new(1, 2), format!("m{c}-{i}"))
+                })
+                .collect();
+            for r in w.ledger.post_batch(&admin(), batch, false).await {
+                r.expect("posting");
+            }
+        }
+        let after_postings = rss_bytes();
+        println!(
+            "{postings} postings: {:.0} bytes per posting (RSS {} MiB)",
+            (after_postings.saturating_sub(after_wallets)) as f64 / postings as f64,
+            after_postings >> 20
+        );
+        w.ledger.shutdown();
+        drop(w);
+        // Passive wallets: a fresh process state recovered from the log keeps every wallet
+        // as plain data until it is used.
+        let before_open = rss_bytes();
+        let mut config = walletd_engine::LedgerConfig::new(&dir);
+        config.snapshot = walletd_engine::SnapshotPolicy {
+            every_records: 0,
+            every: None,
+        };
+        let (ledger, report) = walletd_engine::Ledger::open(config).await.expect("reopen");
+        let after_open = rss_bytes();
+        println!(
+            "recovered {} records in {} ms: {:.0} bytes per (passive) wallet incl. its legs, RSS {} MiB",
+            report.records_replayed,
+            report.elapsed.as_millis(),
+            (after_open.saturating_sub(before_open)) as f64 / wallets as f64,
+            after_open >> 20
+        );
+        ledger.shutdown();
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+}
