@@ -6,7 +6,10 @@ use crate::error::{EngineError, Result};
 use crate::money::Currency;
 use crate::record::*;
 use bincode::{Decode, Encode};
-use dashmap::DashMap;
+/// The engine's concurrent map: sharded (no global lock) and hashed with aHash, which is
+/// keyed per process like SipHash (so user-chosen keys cannot be made to collide) but several
+/// times faster; SipHash was a tenth of replay time.
+pub type Map<K, V> = dashmap::DashMap<K, V, ahash::RandomState>;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -146,20 +149,20 @@ fn next(counter: &AtomicU64) -> u64 {
 
 #[derive(Debug, Default)]
 pub struct Catalog {
-    pub clients: DashMap<u64, Arc<Client>>,
-    pub client_codes: DashMap<String, u64>,
-    pub profiles: DashMap<u64, Arc<Profile>>,
-    pub profile_refs: DashMap<(u64, String), u64>,
-    pub account_types: DashMap<u64, Arc<AccountType>>,
-    pub account_type_codes: DashMap<(u64, String), u64>,
-    pub accounts: DashMap<u64, Arc<AccountMeta>>,
-    pub account_numbers: DashMap<String, u64>,
-    pub system_accounts: DashMap<(u64, Currency, AccountRole), u64>,
-    pub services: DashMap<u64, Arc<Service>>,
-    pub service_codes: DashMap<String, u64>,
-    pub users: DashMap<String, Arc<User>>,
-    pub apps: DashMap<String, Arc<App>>,
-    pub app_prefixes: DashMap<String, String>,
+    pub clients: Map<u64, Arc<Client>>,
+    pub client_codes: Map<String, u64>,
+    pub profiles: Map<u64, Arc<Profile>>,
+    pub profile_refs: Map<(u64, String), u64>,
+    pub account_types: Map<u64, Arc<AccountType>>,
+    pub account_type_codes: Map<(u64, String), u64>,
+    pub accounts: Map<u64, Arc<AccountMeta>>,
+    pub account_numbers: Map<String, u64>,
+    pub system_accounts: Map<(u64, Currency, AccountRole), u64>,
+    pub services: Map<u64, Arc<Service>>,
+    pub service_codes: Map<String, u64>,
+    pub users: Map<String, Arc<User>>,
+    pub apps: Map<String, Arc<App>>,
+    pub app_prefixes: Map<String, String>,
     pub counters: Counters,
 }
 
@@ -365,7 +368,7 @@ impl Catalog {
     /// older objects may be present, which is harmless because replaying them sets the
     /// same values again.
     pub fn image(&self, cut: &CounterValues) -> CatalogImage {
-        fn sorted<T: Clone, K>(map: &DashMap<K, Arc<T>>, keep: impl Fn(&T) -> bool, key: impl Fn(&T) -> u64) -> Vec<T>
+        fn sorted<T: Clone, K>(map: &Map<K, Arc<T>>, keep: impl Fn(&T) -> bool, key: impl Fn(&T) -> u64) -> Vec<T>
         where
             K: Eq + std::hash::Hash,
         {

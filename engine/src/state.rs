@@ -3,12 +3,11 @@
 //! applies the same bookkeeping and sends the legs to the account actors.
 
 use crate::account::{AccountActor, AccountMsg, AccountState};
-use crate::catalog::{AccountMeta, Applied, Catalog, CatalogImage, CounterValues};
+use crate::catalog::{AccountMeta, Applied, Catalog, CatalogImage, CounterValues, Map};
 use crate::codec::Money;
 use crate::error::{EngineError, Result};
 use crate::record::{PostingKind, PostingRecord, Record};
 use bincode::{Decode, Encode};
-use dashmap::DashMap;
 use ractor::ActorRef;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -95,7 +94,7 @@ impl AccountSlot {
 
 #[derive(Default)]
 pub struct Directory {
-    slots: DashMap<u64, Arc<AccountSlot>>,
+    slots: Map<u64, Arc<AccountSlot>>,
 }
 
 impl Directory {
@@ -236,9 +235,9 @@ pub struct LedgerState {
     pub catalog: Catalog,
     pub accounts: Directory,
     pub txindex: TxIndex,
-    pub idempotency: DashMap<(u64, String), IdempotencyEntry>,
+    pub idempotency: Map<(u64, String), IdempotencyEntry>,
     /// Original posting's first txn id -> the reversal's first txn id (0 while under way).
-    pub reversals: DashMap<u64, u64>,
+    pub reversals: Map<u64, u64>,
     /// Last transaction id given (only the WAL writer thread moves it).
     pub last_txn_id: AtomicU64,
     /// Posting time of the last posting: posting times never go back in log order.
@@ -253,8 +252,8 @@ impl Default for LedgerState {
             catalog: Catalog::default(),
             accounts: Directory::default(),
             txindex: TxIndex::default(),
-            idempotency: DashMap::new(),
-            reversals: DashMap::new(),
+            idempotency: Map::default(),
+            reversals: Map::default(),
             last_txn_id: AtomicU64::new(0),
             last_posted_at_ms: AtomicI64::new(0),
             last_seq: AtomicU64::new(0),

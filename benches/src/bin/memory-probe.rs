@@ -21,6 +21,10 @@ fn rss_bytes() -> u64 {
 }
 
 fn main() {
+    let raw: Vec<String> = std::env::args().collect();
+    if raw.get(1).map(String::as_str) == Some("reopen") {
+        return reopen(std::path::Path::new(&raw[2]), raw[3].parse().unwrap_or(1));
+    }
     let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
     let wallets = args.first().copied().unwrap_or(100_000);
     let postings = args.get(1).copied().unwrap_or(500_000);
@@ -65,25 +69,39 @@ fn main() {
             after_postings >> 20
         );
         w.ledger.shutdown();
-        drop(w);
-        // Passive wallets: a fresh process state recovered from the log keeps every wallet
-        // as plain data until it is used.
-        let before_open = rss_bytes();
-        let mut config = walletd_engine::LedgerConfig::new(&dir);
-        config.snapshot = walletd_engine::SnapshotPolicy {
-            every_records: 0,
-            every: None,
-        };
+    });
+    // Passive wallets and recovery time, in a fresh process: it recovers the ledger from the
+    // log and keeps every wallet as plain data until it is used.
+    let out = std::process::Command::new(std::env::current_exe().expect("own path"))
+        .arg("reopen")
+        .arg(&dir)
+        .arg(wallets.to_string())
+        .output()
+        .expect("run the reopen step");
+    print!("{}", String::from_utf8_lossy(&out.stdout));
+    if std::env::var_os("WALLETD_PROBE_KEEP").is_some() {
+        println!("kept {}", dir.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+fn reopen(dir: &std::path::Path, wallets: usize) {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let before = rss_bytes();
+        let mut config = walletd_engine::LedgerConfig::new(dir);
+        config.snapshot = walletd_engine::SnapshotPolicy { every_records: 0, every: None };
         let (ledger, report) = walletd_engine::Ledger::open(config).await.expect("reopen");
-        let after_open = rss_bytes();
+        let after = rss_bytes();
         println!(
-            "recovered {} records in {} ms: {:.0} bytes per (passive) wallet incl. its legs, RSS {} MiB",
+            "recovered {} WAL records ({} wallets) in {} ms; passive state: {:.0} bytes per wallet incl. its leg index (RSS {} MiB)",
             report.records_replayed,
+            report.accounts,
             report.elapsed.as_millis(),
-            (after_open.saturating_sub(before_open)) as f64 / wallets as f64,
-            after_open >> 20
+            after.saturating_sub(before) as f64 / wallets as f64,
+            after >> 20
         );
         ledger.shutdown();
     });
-    let _ = std::fs::remove_dir_all(&dir);
 }
