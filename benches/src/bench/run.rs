@@ -102,7 +102,7 @@ impl Stats {
             self.postings_failed += postings;
         }
         *self.by_status.entry(status).or_default() += postings;
-        *self.messages.entry((status, message)).or_default() += postings;
+        *self.messages.entry((status, generic(&message))).or_default() += postings;
     }
 
     /// The `n` most frequent error messages.
@@ -112,6 +112,29 @@ impl Stats {
         v.truncate(n);
         v
     }
+}
+
+/// The message with account numbers and other long numbers replaced by `#`, so that the
+/// same refusal of different wallets counts as one message.
+fn generic(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut digits = String::new();
+    for ch in message.chars().chain(std::iter::once('\0')) {
+        if ch.is_ascii_digit() {
+            digits.push(ch);
+            continue;
+        }
+        if digits.len() >= 5 {
+            out.push('#');
+        } else {
+            out.push_str(&digits);
+        }
+        digits.clear();
+        if ch != '\0' {
+            out.push(ch);
+        }
+    }
+    out
 }
 
 /// One answer of the batch endpoint's `results`: an error object has `code` (and `status`).
@@ -355,4 +378,17 @@ pub async fn run(target: &Arc<Target>, world: Arc<World>, plan: Plan, cfg: &RunC
     ticker.abort();
     bar.finish_and_clear();
     RunResult { stats, elapsed }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn messages_lose_their_account_numbers() {
+        assert_eq!(
+            super::generic("Insufficient funds in account 10005103"),
+            "Insufficient funds in account #"
+        );
+        assert_eq!(super::generic("amount 5 of 1234"), "amount 5 of 1234");
+        assert_eq!(super::generic("12345678 x"), "# x");
+    }
 }
