@@ -30,6 +30,11 @@ pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(3600);
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Claims {
     pub sub: String,
+    /// The user's id (fix found by the end-to-end tests): `sub` alone names a username, and a
+    /// deleted user's name may be given to a new user within the same second as the old
+    /// token's `iat`, which the `iat` check below cannot tell apart. Ids are never reused, so
+    /// a token is bound to exactly one user. Required: a token without it is 401.
+    pub uid: String,
     pub role: String,
     pub client_id: Option<String>,
     pub iat: i64,
@@ -76,6 +81,7 @@ impl TokenKeys {
     pub fn issue(&self, user: &User, now_secs: i64) -> Result<String, ApiError> {
         let claims = Claims {
             sub: user.data.username.clone(),
+            uid: user.user_id.to_string(),
             role: user.data.role.as_str().to_owned(),
             client_id: user.data.client_id.map(|c| c.to_string()),
             iat: now_secs,
@@ -129,6 +135,10 @@ impl FromRequestParts<AppState> for AuthUser {
         let token = bearer(parts).ok_or(ApiError::Unauthorized)?;
         let claims = state.tokens().verify(token)?;
         let user = ledger.user(&claims.sub).ok_or(ApiError::Unauthorized)?;
+        // The token's user, not merely a user of the same name (see `Claims::uid`).
+        if claims.uid != user.user_id.to_string() {
+            return Err(ApiError::Unauthorized);
+        }
         // A token issued before this user was created belongs to an earlier, deleted user of
         // the same name.
         if claims.iat < user.data.created_at_ms.div_euclid(1000) {
@@ -341,6 +351,7 @@ mod tests {
         let secret = b"0123456789abcdef0123456789abcdef";
         let claims = Claims {
             sub: "alice".into(),
+            uid: "1".into(),
             role: "ADMIN".into(),
             client_id: None,
             iat: now(),

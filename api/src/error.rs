@@ -117,10 +117,22 @@ pub struct ErrorBody {
     /// The HTTP status code, repeated.
     pub status: u16,
     /// A sentence, or for validation errors (400) an array of one sentence per problem.
-    #[schema(value_type = Object)]
+    #[schema(schema_with = message_schema)]
     pub message: Value,
     /// Always `HttpException`.
     pub code: &'static str,
+}
+
+/// `message` is a string or an array of strings. (Fix found by the end-to-end tests: it was
+/// documented as `type: object`, which no answer ever is.)
+fn message_schema() -> utoipa::openapi::schema::OneOfBuilder {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Type};
+    OneOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::String))
+        .item(ArrayBuilder::new().items(ObjectBuilder::new().schema_type(Type::String)))
+        .description(Some(
+            "A sentence, or for validation errors (400) an array of one sentence per problem.",
+        ))
 }
 
 impl IntoResponse for ApiError {

@@ -52,7 +52,7 @@ use utoipa::{Modify, OpenApi};
         facade::delete,
     ),
     components(schemas(ErrorBody, FacadeErrorBody)),
-    modifiers(&BearerSecurity),
+    modifiers(&BearerSecurity, &UniqueOperationIds),
     tags(
         (name = "auth", description = "Tokens"),
         (name = "clients", description = "Clients (v1)"),
@@ -84,6 +84,35 @@ impl Modify for BearerSecurity {
                     .build(),
             ),
         );
+    }
+}
+
+/// Makes every `operationId` unique, as OpenAPI requires ("The id MUST be unique among all
+/// operations"): utoipa takes it from the handler's name, and several modules have a
+/// `create`, `list` or `get`. Fix found by the end-to-end tests: the id becomes
+/// `<tag>_<handler>` (`clients_create`, `accounts_list`), unique since each module has its
+/// own tag and handler names are unique within a module.
+struct UniqueOperationIds;
+
+impl Modify for UniqueOperationIds {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            for op in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let tag = op.tags.as_ref().and_then(|t| t.first()).map(|t| t.replace('-', "_"));
+                if let (Some(tag), Some(id)) = (tag, op.operation_id.as_mut()) {
+                    *id = format!("{tag}_{id}");
+                }
+            }
+        }
     }
 }
 
@@ -149,6 +178,13 @@ mod tests {
             );
         }
         assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+        let mut ids = std::collections::HashSet::new();
+        for item in paths.values() {
+            for op in item.as_object().unwrap().values() {
+                let id = op["operationId"].as_str().unwrap();
+                assert!(ids.insert(id.to_owned()), "operationId {id} twice");
+            }
+        }
         let schemas = doc["components"]["schemas"].as_object().unwrap();
         for name in [
             "ErrorBody",

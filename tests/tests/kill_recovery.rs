@@ -7,68 +7,7 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use walletd_tests::{ADMIN_PASSWORD, Server};
-
-struct Api {
-    http: reqwest::Client,
-    base: String,
-    token: String,
-}
-
-impl Api {
-    async fn login(base: &str) -> Api {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(20))
-            .build()
-            .unwrap();
-        let mut tries = 0;
-        loop {
-            let r = http
-                .post(format!("{base}/api/v1/auth/login"))
-                .json(&json!({"username": "admin", "password": ADMIN_PASSWORD}))
-                .send()
-                .await;
-            if let Ok(r) = r
-                && r.status() == 200
-            {
-                let body: Value = r.json().await.unwrap();
-                let token = body["access_token"].as_str().unwrap().to_owned();
-                return Api {
-                    http,
-                    base: base.to_owned(),
-                    token,
-                };
-            }
-            tries += 1;
-            assert!(tries < 200, "login never succeeded");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> reqwest::Result<(u16, Value)> {
-        let mut req = self
-            .http
-            .request(method, format!("{}{}", self.base, path))
-            .bearer_auth(&self.token);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let r = req.send().await?;
-        let status = r.status().as_u16();
-        let body = r.json().await.unwrap_or(Value::Null);
-        Ok((status, body))
-    }
-
-    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        self.call(reqwest::Method::POST, path, Some(body))
-            .await
-            .expect("request")
-    }
-
-    async fn get(&self, path: &str) -> (u16, Value) {
-        self.call(reqwest::Method::GET, path, None).await.expect("request")
-    }
-}
+use walletd_tests::{Api, Server};
 
 /// (source txn id, destination txn id, source leg body, destination leg body)
 type Acked = HashMap<String, (String, Value, Value)>;
@@ -77,8 +16,8 @@ async fn total_of_all_balances(api: &Api) -> rust_decimal::Decimal {
     let mut total = rust_decimal::Decimal::ZERO;
     let mut page = 1;
     loop {
-        let (s, body) = api.get(&format!("/api/v1/accounts?page={page}&limit=100")).await;
-        assert_eq!(s, 200, "{body}");
+        let r = api.get(&format!("/api/v1/accounts?page={page}&limit=100")).await;
+        let body = r.expect(200);
         let records = body["records"].as_array().unwrap().clone();
         for r in &records {
             total += r["current_balance"]
@@ -99,10 +38,10 @@ async fn total_of_all_balances(api: &Api) -> rust_decimal::Decimal {
 async fn check_acked(api: &Api, acked: &Acked, sample: Option<usize>) {
     let full = sample.unwrap_or(usize::MAX);
     for (n, (sti, (_, src, dst))) in acked.iter().enumerate() {
-        let (s, body) = api
+        let r = api
             .get(&format!("/api/v1/transactions?source_transaction_id={sti}&limit=100"))
             .await;
-        assert_eq!(s, 200, "{body}");
+        let body = r.expect(200);
         let records = body["records"].as_array().unwrap();
         assert_eq!(
             records.len(),
@@ -114,8 +53,8 @@ async fn check_acked(api: &Api, acked: &Acked, sample: Option<usize>) {
         }
         for leg in [src, dst] {
             let id = leg["transaction_id"].as_str().unwrap();
-            let (s, got) = api.get(&format!("/api/v1/transactions/{id}")).await;
-            assert_eq!(s, 200, "{got}");
+            let r = api.get(&format!("/api/v1/transactions/{id}")).await;
+            let got = r.expect(200);
             for field in [
                 "account",
                 "transaction_amount",
@@ -148,45 +87,43 @@ async fn sigkill_at_random_moments_loses_no_acknowledged_posting() {
     // Small snapshot interval so recoveries go through snapshot + suffix too.
     let args = ["--snapshot-every-records", "150"];
     let server = Server::start_with(dir.path(), &args).unwrap();
-    let api = Api::login(&server.base).await;
-    let (s, client) = api
+    let api = Api::admin(&server.base).await;
+    let client = api
         .post(
             "/api/v1/clients",
             json!({"client_name": "Crash Co", "client_email": "c@x.io", "client_phone_number": "254700000000",
                    "contact_person_name": "C", "contact_person_email": "c@x.io", "contact_person_msisdn": "254700000000",
                    "business_pin": "P1", "country": "Kenya", "is_active": 1}),
         )
-        .await;
-    assert_eq!(s, 201, "{client}");
+        .await.expect(201).clone();
     let code = client["client_code"].as_str().unwrap().to_owned();
-    let (s, svc) = api
+    let svc = api
         .post(
             "/api/v1/client-services",
             json!({"client_code": code, "client_service_name": "Transfers", "service_code": "CUSTOM_SERVICE",
                    "has_transaction_fee": false, "minimum_transaction_amount": 0.01, "maximum_transaction_amount": 100000, "is_active": 1}),
         )
-        .await;
-    assert_eq!(s, 201, "{svc}");
+        .await.expect(201).clone();
     let svc = svc["client_service_code"].as_str().unwrap().to_owned();
     let mut wallets = Vec::new();
     for i in 0..8 {
-        let (s, w) = api
+        let w = api
             .post(
                 "/api/v1/accounts",
                 json!({"client_code": code, "account_type_code": "CURRENT_ACCOUNT", "account_name": format!("W{i}"),
                        "currency": "KES", "minimum_balance": 0, "can_overdraw": false, "status": "ACTIVE"}),
             )
-            .await;
-        assert_eq!(s, 201, "{w}");
+            .await
+            .expect(201)
+            .clone();
         let n = w["account_number"].as_str().unwrap().to_owned();
-        let (s, b) = api
-            .post(
-                "/api/v1/transactions?command=CREDIT",
-                json!({"account_number": n, "client_service_code": svc, "transaction_source": "EXTERNAL",
+        api.post(
+            "/api/v1/transactions?command=CREDIT",
+            json!({"account_number": n, "client_service_code": svc, "transaction_source": "EXTERNAL",
                        "transaction_amount": "10000", "source_transaction_id": format!("fund-{i}")}),
-            )
-            .await;
-        assert_eq!(s, 200, "{b}");
+        )
+        .await
+        .expect(200);
         wallets.push(n);
     }
     let mut server = Some(server);
@@ -197,7 +134,7 @@ async fn sigkill_at_random_moments_loses_no_acknowledged_posting() {
             Some(s) => s,
             None => Server::start_with(dir.path(), &args).unwrap(),
         };
-        let api = Arc::new(Api::login(&srv.base).await);
+        let api = Arc::new(Api::admin(&srv.base).await);
         // What was acknowledged before the previous kill must be there, exactly.
         check_acked(&api, &last_acked, Some(100)).await;
         assert_eq!(
@@ -246,7 +183,7 @@ async fn sigkill_at_random_moments_loses_no_acknowledged_posting() {
         last_acked = acked;
     }
     let srv = Server::start_with(dir.path(), &args).unwrap();
-    let api = Api::login(&srv.base).await;
+    let api = Api::admin(&srv.base).await;
     check_acked(&api, &all_acked, Some(500)).await;
     assert_eq!(total_of_all_balances(&api).await, rust_decimal::Decimal::ZERO);
     assert!(!all_acked.is_empty(), "the test acknowledged no transfer at all");

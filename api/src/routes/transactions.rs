@@ -40,8 +40,9 @@ pub struct TransactionJson {
     pub other_party_transaction_hash: &'static str,
     pub transaction_source: String,
     pub source_transaction_id: String,
-    /// As the request gave it.
-    #[schema(value_type = Object)]
+    /// As the request gave it; `null` when it gave none. (Fix found by the end-to-end tests:
+    /// documented as a non-null object before.)
+    #[schema(value_type = Option<Object>)]
     pub source_transaction_data: Value,
     pub transaction_narration: Option<String>,
     pub transaction_date: String,
