@@ -95,8 +95,11 @@ pub struct AccountView {
 }
 
 pub enum AccountMsg {
+    /// `credit_before`: money credited to this account by earlier postings of the same atomic
+    /// unit, which a debit may spend (the unit commits all or nothing, in order).
     Prepare {
         delta: Decimal,
+        credit_before: Decimal,
         reply: LegReply,
     },
     Commit {
@@ -167,13 +170,13 @@ impl LiveAccount {
 
     /// The Prepare rule. Both the current status and a status change under way must allow the
     /// leg, so a posting can never slip in around a CLOSE or SUSPEND being made durable.
-    pub fn prepare(&mut self, delta: Decimal) -> Result<(), Refusal> {
+    pub fn prepare(&mut self, delta: Decimal, credit_before: Decimal) -> Result<(), Refusal> {
         let statuses = [Some(self.state.status), self.pending_status];
         if delta.is_sign_negative() {
             if let Some(s) = statuses.into_iter().flatten().find(|s| !s.can_debit()) {
                 return Err(Refusal::NotDebitable(s));
             }
-            let available = self.state.balance.0 - self.pending_debit + delta;
+            let available = self.state.balance.0 - self.pending_debit + credit_before + delta;
             if !self.state.can_overdraw && available < self.state.minimum_balance.0 {
                 return Err(Refusal::InsufficientFunds);
             }
@@ -256,8 +259,12 @@ impl Actor for AccountActor {
         // Replies go to coordinators or one-shot channels; a receiver that went away is not
         // this actor's failure, so send errors are ignored on purpose.
         match msg {
-            AccountMsg::Prepare { delta, reply } => {
-                let result = acc.prepare(delta);
+            AccountMsg::Prepare {
+                delta,
+                credit_before,
+                reply,
+            } => {
+                let result = acc.prepare(delta, credit_before);
                 let _ = reply.coordinator.cast(CoordinatorMsg::Prepared {
                     token: reply.token,
                     leg: reply.leg,
@@ -325,41 +332,41 @@ mod tests {
     #[test]
     fn holds_count_against_available_funds() {
         let mut a = live("100", "0", false, AccountStatus::Active);
-        assert_eq!(a.prepare(d("-60")), Ok(()));
-        assert_eq!(a.prepare(d("-50")), Err(Refusal::InsufficientFunds));
-        assert_eq!(a.prepare(d("-40")), Ok(()));
+        assert_eq!(a.prepare(d("-60"), Decimal::ZERO), Ok(()));
+        assert_eq!(a.prepare(d("-50"), Decimal::ZERO), Err(Refusal::InsufficientFunds));
+        assert_eq!(a.prepare(d("-40"), Decimal::ZERO), Ok(()));
         a.abort(d("-40"));
         assert_eq!(a.commit(7, d("-60")), (d("100"), d("40")));
-        assert_eq!(a.prepare(d("-40.0001")), Err(Refusal::InsufficientFunds));
+        assert_eq!(a.prepare(d("-40.0001"), Decimal::ZERO), Err(Refusal::InsufficientFunds));
         assert_eq!(a.state.balance_after(7), Some(d("40")));
     }
 
     #[test]
     fn minimum_balance_and_overdraw() {
         let mut a = live("10", "5", false, AccountStatus::Active);
-        assert_eq!(a.prepare(d("-5.0001")), Err(Refusal::InsufficientFunds));
-        assert_eq!(a.prepare(d("-5")), Ok(()));
+        assert_eq!(a.prepare(d("-5.0001"), Decimal::ZERO), Err(Refusal::InsufficientFunds));
+        assert_eq!(a.prepare(d("-5"), Decimal::ZERO), Ok(()));
         let mut b = live("0", "0", true, AccountStatus::Active);
-        assert_eq!(b.prepare(d("-1000")), Ok(()));
+        assert_eq!(b.prepare(d("-1000"), Decimal::ZERO), Ok(()));
     }
 
     #[test]
     fn status_rules() {
         let mut dormant = live("10", "0", false, AccountStatus::Dormant);
         assert_eq!(
-            dormant.prepare(d("-1")),
+            dormant.prepare(d("-1"), Decimal::ZERO),
             Err(Refusal::NotDebitable(AccountStatus::Dormant))
         );
-        assert_eq!(dormant.prepare(d("1")), Ok(()));
+        assert_eq!(dormant.prepare(d("1"), Decimal::ZERO), Ok(()));
         let mut suspended = live("10", "0", false, AccountStatus::Suspended);
         assert_eq!(
-            suspended.prepare(d("1")),
+            suspended.prepare(d("1"), Decimal::ZERO),
             Err(Refusal::NotCreditable(AccountStatus::Suspended))
         );
         let mut active = live("0", "0", false, AccountStatus::Active);
         assert_eq!(active.prepare_status(AccountStatus::Closed), Ok(()));
         assert_eq!(
-            active.prepare(d("1")),
+            active.prepare(d("1"), Decimal::ZERO),
             Err(Refusal::NotCreditable(AccountStatus::Closed))
         );
     }
@@ -372,7 +379,7 @@ mod tests {
             Err(StatusRefusal::NonZeroBalance)
         );
         let mut b = live("0", "0", false, AccountStatus::Active);
-        b.prepare(d("5")).unwrap();
+        b.prepare(d("5"), Decimal::ZERO).unwrap();
         assert_eq!(
             b.prepare_status(AccountStatus::Closed),
             Err(StatusRefusal::PendingPostings)

@@ -285,7 +285,9 @@ impl Actor for TransferCoordinator {
                     committed: 0,
                     reply: Some(reply),
                 };
+                let mut accounts = Vec::new();
                 for d in postings {
+                    accounts.extend(d.record.legs.iter().map(|l| l.account_id));
                     let start = f.deltas.len();
                     f.deltas.extend(d.record.legs.iter().map(|l| l.delta.0));
                     f.actors.extend(d.actors);
@@ -305,19 +307,31 @@ impl Actor for TransferCoordinator {
                 let n = f.deltas.len();
                 f.prepared_ok = vec![false; n];
                 f.balances = vec![None; n];
+                // In an atomic unit a debit may spend what earlier postings of the unit credit
+                // to the same account: all commit together, in order, or none does.
+                let mut credited: HashMap<u64, Decimal> = HashMap::new();
+                let mut credit_before = vec![Decimal::ZERO; n];
+                if f.atomic {
+                    for (i, account) in accounts.iter().enumerate() {
+                        let so_far = credited.entry(*account).or_default();
+                        credit_before[i] = *so_far;
+                        if f.deltas[i].is_sign_positive() {
+                            *so_far += f.deltas[i];
+                        }
+                    }
+                }
                 for (i, actor) in f.actors.iter().enumerate() {
                     let leg_reply = LegReply {
                         coordinator: me.clone(),
                         token,
                         leg: i as u32,
                     };
-                    if actor
-                        .cast(AccountMsg::Prepare {
-                            delta: f.deltas[i],
-                            reply: leg_reply,
-                        })
-                        .is_err()
-                    {
+                    let prepare = AccountMsg::Prepare {
+                        delta: f.deltas[i],
+                        credit_before: credit_before[i],
+                        reply: leg_reply,
+                    };
+                    if actor.cast(prepare).is_err() {
                         // A stopped account answers nothing: count its leg as refused.
                         let _ = me.cast(CoordinatorMsg::Prepared {
                             token,

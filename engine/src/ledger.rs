@@ -1081,15 +1081,30 @@ impl Ledger {
                     .collect();
             }
         }
-        match self.run_unit(drafts, atomic).await {
-            Ok(outcomes) => {
-                for (i, o) in draft_index.into_iter().zip(outcomes) {
-                    results[i] = Some(o);
+        // A batch means what its postings sent one after another would mean. An atomic unit
+        // lets debits spend the unit's earlier credits (see the coordinator); otherwise a
+        // posting that debits an account credited earlier in the batch starts a new wave,
+        // run after the previous wave is decided.
+        let waves = if atomic {
+            vec![drafts.len()]
+        } else {
+            wave_sizes(&drafts)
+        };
+        let mut drafts = drafts.into_iter();
+        let mut index = draft_index.into_iter();
+        for size in waves {
+            let wave: Vec<_> = drafts.by_ref().take(size).collect();
+            let slots: Vec<usize> = index.by_ref().take(size).collect();
+            match self.run_unit(wave, atomic).await {
+                Ok(outcomes) => {
+                    for (i, o) in slots.into_iter().zip(outcomes) {
+                        results[i] = Some(o);
+                    }
                 }
-            }
-            Err(e) => {
-                for i in draft_index {
-                    results[i] = Some(Err(e.clone()));
+                Err(e) => {
+                    for i in slots {
+                        results[i] = Some(Err(e.clone()));
+                    }
                 }
             }
         }
@@ -1949,6 +1964,37 @@ enum Judged {
         key: (u64, String),
         fingerprint: u64,
     },
+}
+
+/// Splits a batch's postings into consecutive waves so that no posting debits an account
+/// that an earlier posting of its own wave credits.
+fn wave_sizes(drafts: &[(PostingRecord, Option<watch::Sender<()>>)]) -> Vec<usize> {
+    let mut sizes = Vec::new();
+    let mut credited = std::collections::HashSet::new();
+    let mut size = 0;
+    for (record, _) in drafts {
+        let depends = record
+            .legs
+            .iter()
+            .any(|l| l.delta.0.is_sign_negative() && credited.contains(&l.account_id));
+        if depends && size > 0 {
+            sizes.push(size);
+            size = 0;
+            credited.clear();
+        }
+        credited.extend(
+            record
+                .legs
+                .iter()
+                .filter(|l| l.delta.0.is_sign_positive())
+                .map(|l| l.account_id),
+        );
+        size += 1;
+    }
+    if size > 0 {
+        sizes.push(size);
+    }
+    sizes
 }
 
 fn not_applied() -> EngineError {

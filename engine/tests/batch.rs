@@ -60,6 +60,22 @@ async fn a_batch_answers_each_posting_and_survives_recovery() {
     assert_eq!(balance(&ledger, &w.wallets[0]).await, d("50"));
     assert_eq!(balance(&ledger, &w.wallets[1]).await, d("30"));
     assert_eq!(balance(&ledger, &w.wallets[2]).await, d("20"));
+    // Non-atomic: a posting that spends money credited earlier in the batch runs after it.
+    let chained = vec![
+        posting(
+            PostingInputKind::Credit {
+                account_number: w.wallets[1].clone(),
+            },
+            &w.service_code,
+            d("5"),
+            "c1",
+        ),
+        transfer(&w, 1, 2, "35", "c2"),
+    ];
+    let chained = ledger.post_batch(&admin(), chained, false).await;
+    assert!(chained.iter().all(|r| r.is_ok()), "{chained:?}");
+    assert_eq!(balance(&ledger, &w.wallets[1]).await, d("0"));
+    assert_eq!(balance(&ledger, &w.wallets[2]).await, d("55"));
     // The two postings of one record chain their balances like separate postings would.
     let b3 = results[2].as_ref().unwrap();
     assert_eq!(b3.source.previous_balance, d("70"));
@@ -67,6 +83,7 @@ async fn a_batch_answers_each_posting_and_survives_recovery() {
     ledger.shutdown();
     let recovered = open(&storage.crash(3), 0).await;
     assert_eq!(balance(&recovered, &w.wallets[0]).await, d("50"));
+    assert_eq!(balance(&recovered, &w.wallets[2]).await, d("55"));
     let again = recovered
         .get_transaction(&admin(), b3.source.transaction_id)
         .await
@@ -99,17 +116,30 @@ async fn an_atomic_batch_is_all_or_nothing() {
     );
     assert_eq!(balance(&ledger, &w.wallets[0]).await, d("100"));
     assert_eq!(balance(&ledger, &w.wallets[1]).await, d("0"));
-    // Money arriving within the batch is not available to it (only settled funds are).
-    let ok = vec![transfer(&w, 0, 1, "60", "a1"), transfer(&w, 0, 1, "10", "a2")];
+    // A batch means what its postings sent one after another mean: wallet 1 may pass on
+    // money it receives earlier in the same atomic batch.
+    let ok = vec![
+        transfer(&w, 0, 1, "60", "a1"),
+        transfer(&w, 1, 0, "50", "a2"),
+        transfer(&w, 0, 1, "20", "a5"),
+    ];
     let results = ledger.post_batch(&admin(), ok, true).await;
     assert!(results.iter().all(|r| r.is_ok()), "{results:?}");
-    assert_eq!(balance(&ledger, &w.wallets[0]).await, d("30"));
-    assert_eq!(balance(&ledger, &w.wallets[1]).await, d("70"));
+    assert_eq!(balance(&ledger, &w.wallets[0]).await, d("70"));
+    assert_eq!(balance(&ledger, &w.wallets[1]).await, d("30"));
+    // ... but not more than it received.
+    let over = vec![transfer(&w, 0, 1, "10", "a6"), transfer(&w, 1, 0, "40.0001", "a7")];
+    let results = ledger.post_batch(&admin(), over, true).await;
+    assert!(
+        results.iter().all(|r| matches!(r, Err(EngineError::Refused(_)))),
+        "{results:?}"
+    );
+    assert_eq!(balance(&ledger, &w.wallets[1]).await, d("30"));
     // A validation error anywhere refuses the whole atomic batch before anything runs.
     let invalid = vec![transfer(&w, 0, 1, "1", "a3"), transfer(&w, 0, 0, "1", "a4")];
     let results = ledger.post_batch(&admin(), invalid, true).await;
     assert!(matches!(results[0], Err(EngineError::Refused(_))), "{:?}", results[0]);
     assert!(matches!(results[1], Err(EngineError::Invalid(_))), "{:?}", results[1]);
-    assert_eq!(balance(&ledger, &w.wallets[0]).await, d("30"));
+    assert_eq!(balance(&ledger, &w.wallets[0]).await, d("70"));
     ledger.shutdown();
 }

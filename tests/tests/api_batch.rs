@@ -343,8 +343,6 @@ async fn the_batch_routes_bounds() {
 /// Postings of one batch are applied in order, as the same requests sent one after another
 /// would be: a debit may spend what an earlier posting of the batch credited.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "engine bug (reported): a batch's postings are prepared together, so a DEBIT cannot spend \
-            an earlier CREDIT of the same batch (422 Insufficient funds)"]
 async fn a_batch_sees_its_own_earlier_credits() {
     let f = fixture("Batch Order").await;
     let empty = s(&f.admin.create_wallet(&f.code, "ACTIVE").await["account_number"]);

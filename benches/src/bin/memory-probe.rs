@@ -87,7 +87,10 @@ fn main() {
 }
 
 fn reopen(dir: &std::path::Path, wallets: usize) {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     rt.block_on(async {
         let before = rss_bytes();
         let mut config = walletd_engine::LedgerConfig::new(dir);
