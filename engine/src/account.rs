@@ -214,13 +214,15 @@ impl LiveAccount {
         if self.pending_status.is_some() {
             return Err(StatusRefusal::Busy);
         }
-        if status == AccountStatus::Closed {
-            if !self.pending_debit.is_zero() || !self.pending_credit.is_zero() {
-                return Err(StatusRefusal::PendingPostings);
-            }
-            if !self.state.balance.0.is_zero() {
-                return Err(StatusRefusal::NonZeroBalance);
-            }
+        // Postings prepared under the old status would commit after the new one is
+        // acknowledged: refuse the change while any that the new status forbids is under way.
+        let debits = !self.pending_debit.is_zero();
+        let credits = !self.pending_credit.is_zero();
+        if (debits && !status.can_debit()) || (credits && !status.can_credit()) {
+            return Err(StatusRefusal::PendingPostings);
+        }
+        if status == AccountStatus::Closed && !self.state.balance.0.is_zero() {
+            return Err(StatusRefusal::NonZeroBalance);
         }
         self.pending_status = Some(status);
         Ok(())
@@ -282,7 +284,11 @@ impl Actor for AccountActor {
             }
             AccountMsg::Abort { delta } => acc.abort(delta),
             AccountMsg::PrepareStatus { status, reply } => {
-                let _ = reply.send(acc.prepare_status(status));
+                let result = acc.prepare_status(status);
+                // Nobody is waiting for this change any more: do not keep the wallet blocked.
+                if reply.send(result).is_err() && result.is_ok() {
+                    acc.pending_status = None;
+                }
             }
             AccountMsg::CommitStatus { status, at_ms, reply } => {
                 acc.pending_status = None;
@@ -384,6 +390,32 @@ mod tests {
             b.prepare_status(AccountStatus::Closed),
             Err(StatusRefusal::PendingPostings)
         );
+    }
+
+    #[test]
+    fn a_state_change_waits_for_postings_it_would_forbid() {
+        let mut a = live("10", "0", false, AccountStatus::Active);
+        a.prepare(d("-5"), Decimal::ZERO).unwrap();
+        assert_eq!(
+            a.prepare_status(AccountStatus::Suspended),
+            Err(StatusRefusal::PendingPostings)
+        );
+        assert_eq!(
+            a.prepare_status(AccountStatus::Dormant),
+            Err(StatusRefusal::PendingPostings)
+        );
+        a.abort(d("-5"));
+        a.prepare(d("5"), Decimal::ZERO).unwrap();
+        // DORMANT still takes credits, so a credit under way does not hold it back.
+        assert_eq!(a.prepare_status(AccountStatus::Dormant), Ok(()));
+    }
+
+    #[test]
+    fn an_atomic_unit_may_spend_its_own_earlier_credits() {
+        let mut a = live("0", "0", false, AccountStatus::Active);
+        a.prepare(d("10"), Decimal::ZERO).unwrap();
+        assert_eq!(a.prepare(d("-10"), d("10")), Ok(()));
+        assert_eq!(a.prepare(d("-0.0001"), d("10")), Err(Refusal::InsufficientFunds));
     }
 
     #[test]

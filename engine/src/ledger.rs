@@ -1034,6 +1034,9 @@ impl Ledger {
         let mut claimed: Vec<(u64, String)> = Vec::new();
         let mut repeated = Vec::new();
         let mut keys = std::collections::HashSet::new();
+        // Judge everything first, then claim the keys in key order with nothing else awaited
+        // in between: two batches naming the same keys in different orders cannot deadlock.
+        let mut judged = Vec::new();
         for (i, input) in inputs.iter().enumerate() {
             match self.judge(caller, input).await {
                 Err(e) => results[i] = Some(Err(e)),
@@ -1049,16 +1052,26 @@ impl Ledger {
                         repeated.push(i);
                         continue;
                     }
-                    match self.claim(&key, fingerprint).await {
-                        Err(e) => results[i] = Some(Err(e)),
-                        Ok(Err(replay)) => results[i] = Some(Ok(replay)),
-                        Ok(Ok(settle)) => {
-                            drafts.push((record, Some(settle)));
-                            draft_index.push(i);
-                            claimed.push(key);
-                        }
-                    }
+                    judged.push((i, record, key, fingerprint));
                 }
+            }
+        }
+        let mut order: Vec<usize> = (0..judged.len()).collect();
+        order.sort_by(|a, b| judged[*a].2.cmp(&judged[*b].2));
+        let mut settles: Vec<Option<watch::Sender<()>>> = (0..judged.len()).map(|_| None).collect();
+        for j in order {
+            let (i, _, key, fingerprint) = &judged[j];
+            match self.claim(key, *fingerprint).await {
+                Err(e) => results[*i] = Some(Err(e)),
+                Ok(Err(replay)) => results[*i] = Some(Ok(replay)),
+                Ok(Ok(settle)) => settles[j] = Some(settle),
+            }
+        }
+        for ((i, record, key, _), settle) in judged.into_iter().zip(settles) {
+            if let Some(settle) = settle {
+                drafts.push((record, Some(settle)));
+                draft_index.push(i);
+                claimed.push(key);
             }
         }
         if atomic {
@@ -1284,7 +1297,15 @@ impl Ledger {
             };
             match existing {
                 IdempotencyEntry::InFlight(mut waiter) => {
-                    let _ = tokio::time::timeout(REPLY_TIMEOUT, waiter.changed()).await;
+                    if let Ok(Err(_)) = tokio::time::timeout(REPLY_TIMEOUT, waiter.changed()).await {
+                        // The claimer is gone without settling the key (its request was dropped
+                        // before it reached a coordinator): every normal path removes the claim
+                        // or marks it done before letting go, so this one is abandoned.
+                        self.inner.state.idempotency.remove_if(
+                            key,
+                            |_, v| matches!(v, IdempotencyEntry::InFlight(r) if r.same_channel(&waiter)),
+                        );
+                    }
                     tokio::task::yield_now().await;
                 }
                 IdempotencyEntry::Done { .. } => {

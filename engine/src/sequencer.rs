@@ -134,26 +134,35 @@ impl Sequencer for LedgerSequencer {
                     Record::Batch(ps) => ps,
                     _ => Vec::new(),
                 };
-                let mut commits = Vec::with_capacity(actors.len());
+                // Commits first: a reader that finds a leg in the index (published next) asks
+                // its account after the Commit is already in that account's mailbox.
+                let mut k = 0;
                 for p in &postings {
-                    self.state.record_posting(loc.to_u64(), p);
                     for (i, l) in p.legs.iter().enumerate() {
-                        commits.push((p.first_txn_id + i as u64, l.delta.0));
+                        let reply = LegReply {
+                            coordinator: coordinator.clone(),
+                            token,
+                            leg: k as u32,
+                        };
+                        if let Some(actor) = actors.get(k) {
+                            let commit = AccountMsg::Commit {
+                                txn_id: p.first_txn_id + i as u64,
+                                delta: l.delta.0,
+                                reply,
+                            };
+                            let _ = actor.cast(commit);
+                        }
+                        k += 1;
                     }
                 }
-                // Durable first: the coordinator must learn the ids before any leg's answer.
+                for p in &postings {
+                    self.state.record_posting(loc.to_u64(), p);
+                }
+                // The coordinator accepts Committed before Durable and answers after both.
                 let _ = coordinator.cast(CoordinatorMsg::Durable {
                     token,
                     records: postings,
                 });
-                for (i, (actor, (txn_id, delta))) in actors.iter().zip(commits).enumerate() {
-                    let reply = LegReply {
-                        coordinator: coordinator.clone(),
-                        token,
-                        leg: i as u32,
-                    };
-                    let _ = actor.cast(AccountMsg::Commit { txn_id, delta, reply });
-                }
             }
         }
         self.state.last_seq.store(seq, Ordering::Release);
@@ -168,7 +177,24 @@ impl Sequencer for LedgerSequencer {
             WalEntry::Status { actor, .. } => {
                 let _ = actor.cast(AccountMsg::AbortStatus);
             }
-            WalEntry::Postings { coordinator, token, .. } => {
+            WalEntry::Postings {
+                coordinator,
+                token,
+                record,
+                ..
+            } => {
+                // A record refused for its size was given ids that no record holds: give them
+                // back, so transaction ids stay dense (the index relies on it).
+                if matches!(error, WalError::RecordTooLarge { .. }) {
+                    let first = match &record {
+                        Record::Posting(p) => Some(p.first_txn_id),
+                        Record::Batch(ps) => ps.first().map(|p| p.first_txn_id),
+                        _ => None,
+                    };
+                    if let Some(first) = first.filter(|f| *f > 0) {
+                        self.next_txn_id = first;
+                    }
+                }
                 let _ = coordinator.cast(CoordinatorMsg::Failed { token, error: msg });
             }
         }

@@ -122,11 +122,14 @@ impl Directory {
         if let Some(a) = slot.actor.get() {
             return Ok(a.clone());
         }
+        // A copy goes to the actor; the passive one is dropped only once the actor runs, so a
+        // failed spawn loses nothing (activation happens once per wallet).
         let state = passive
-            .take()
+            .clone()
             .ok_or_else(|| EngineError::Internal("account state missing".into()))?;
         let (actor, _) = ractor::ActorRuntime::<AccountActor>::spawn_instant(None, AccountActor, state)
             .map_err(|e| EngineError::Internal(format!("account actor did not start: {e}")))?;
+        *passive = None;
         let _ = slot.actor.set(actor.clone());
         Ok(actor)
     }
@@ -376,6 +379,8 @@ pub struct Cut {
     pub last_posted_at_ms: i64,
     pub counters: CounterValues,
     pub accounts: Vec<CutPart>,
+    /// Users can be deleted, so leaving out later ones by id is not enough: copied at the cut.
+    pub users: Vec<crate::catalog::User>,
 }
 
 impl LedgerState {
@@ -388,6 +393,11 @@ impl LedgerState {
             last_posted_at_ms: self.last_posted_at_ms.load(Ordering::Acquire),
             counters,
             accounts: self.accounts.cut(counters.account),
+            users: {
+                let mut users: Vec<_> = self.catalog.users.iter().map(|u| (**u).clone()).collect();
+                users.sort_by_key(|u| u.user_id);
+                users
+            },
         }
     }
 
@@ -436,7 +446,11 @@ impl LedgerState {
             seq: cut.seq,
             last_txn_id: cut.last_txn_id,
             last_posted_at_ms: cut.last_posted_at_ms,
-            catalog: self.catalog.image(&cut.counters),
+            catalog: {
+                let mut catalog = self.catalog.image(&cut.counters);
+                catalog.users = cut.users;
+                catalog
+            },
             accounts,
             txindex,
             idempotency,
