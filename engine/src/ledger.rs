@@ -332,6 +332,62 @@ impl Ledger {
         }
     }
 
+    /// Appends a record carrying a code generated from `name` (`EML67BG6W1`); a code already
+    /// taken is refused by the deterministic apply, and a new one is drawn.
+    async fn append_with_code<T>(
+        &self,
+        name: &str,
+        what: &str,
+        make: impl Fn(String) -> Record,
+        pick: impl Fn(Applied) -> Option<T>,
+    ) -> Result<T> {
+        for _ in 0..5 {
+            match self.append(make(generate_code(name))).await {
+                Ok(applied) => {
+                    return pick(applied).ok_or_else(|| EngineError::Internal("unexpected apply result".into()));
+                }
+                Err(EngineError::Conflict(_)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(EngineError::Internal(format!("could not generate a unique {what}")))
+    }
+
+    /// A page of catalog objects the caller may see, oldest first, with the documents'
+    /// total/active/inactive statistics under the given names.
+    fn catalog_page<T, R>(
+        caller: &Caller,
+        map: &Map<u64, Arc<T>>,
+        owner: impl Fn(&T) -> u64,
+        active: impl Fn(&T) -> bool,
+        names: [&str; 3],
+        page: PageRequest,
+        record: impl Fn(Arc<T>) -> Option<R>,
+    ) -> Page<R> {
+        let mut items: Vec<(u64, Arc<T>)> = map
+            .iter()
+            .filter(|e| Self::visible(caller, owner(e.value())))
+            .map(|e| (*e.key(), e.value().clone()))
+            .collect();
+        items.sort_by_key(|(id, _)| *id);
+        let total = items.len() as u64;
+        let active = items.iter().filter(|(_, t)| active(t)).count() as u64;
+        let records = paginate(items, page)
+            .into_iter()
+            .filter_map(|(_, t)| record(t))
+            .collect();
+        Page {
+            page: page.page,
+            total_count: total,
+            statistics: vec![
+                (names[0].into(), total),
+                (names[1].into(), active),
+                (names[2].into(), total - active),
+            ],
+            records,
+        }
+    }
+
     // ---- users ---------------------------------------------------------------------------
 
     /// Creates the `admin` user on an empty ledger. Returns the generated password when none
@@ -473,9 +529,9 @@ impl Ledger {
 
     pub async fn create_client(&self, caller: &Caller, input: ClientInput) -> Result<Arc<Client>> {
         Self::require_admin(caller)?;
-        for _ in 0..5 {
-            let record = NewClient {
-                client_code: generate_code(&input.client_name),
+        let make = |client_code| {
+            Record::CreateClient(NewClient {
+                client_code,
                 client_name: input.client_name.clone(),
                 client_email: input.client_email.clone(),
                 client_phone_number: input.client_phone_number.clone(),
@@ -489,38 +545,28 @@ impl Ledger {
                 description: input.description.clone(),
                 is_active: input.is_active,
                 created_at_ms: now_ms(),
-            };
-            match self.append(Record::CreateClient(record)).await {
-                Ok(Applied::Client(c)) => return Ok(c),
-                Err(EngineError::Conflict(_)) => continue, // generated code taken: draw again
-                Err(e) => return Err(e),
-                Ok(_) => return Err(EngineError::Internal("unexpected apply result".into())),
-            }
-        }
-        Err(EngineError::Internal("could not generate a unique client_code".into()))
+            })
+        };
+        let pick = |a| match a {
+            Applied::Client(c) => Some(c),
+            _ => None,
+        };
+        self.append_with_code(&input.client_name, "client_code", make, pick)
+            .await
     }
 
     pub fn list_clients(&self, caller: &Caller, page: PageRequest) -> Page<Arc<Client>> {
-        let mut clients: Vec<Arc<Client>> = self
-            .catalog()
-            .clients
-            .iter()
-            .map(|c| c.clone())
-            .filter(|c| Self::visible(caller, c.client_id))
-            .collect();
-        clients.sort_by_key(|c| c.client_id);
-        let total = clients.len() as u64;
-        let active = clients.iter().filter(|c| c.data.is_active).count() as u64;
-        Page {
-            page: page.page,
-            total_count: total,
-            statistics: vec![
-                ("Total Clients".into(), total),
-                ("Active Clients".into(), active),
-                ("Inactive Clients".into(), total - active),
-            ],
-            records: paginate(clients, page),
-        }
+        let names = ["Total Clients", "Active Clients", "Inactive Clients"];
+        let catalog = self.catalog();
+        Self::catalog_page(
+            caller,
+            &catalog.clients,
+            |c| c.client_id,
+            |c| c.data.is_active,
+            names,
+            page,
+            Some,
+        )
     }
 
     pub fn get_client(&self, caller: &Caller, code: &str) -> Result<Arc<Client>> {
@@ -628,52 +674,39 @@ impl Ledger {
         input: AccountTypeInput,
     ) -> Result<(Arc<AccountType>, Arc<Client>)> {
         let client = self.client_for(caller, &input.client_code)?;
-        for _ in 0..5 {
-            let record = NewAccountType {
+        let make = |account_type_code| {
+            Record::CreateAccountType(NewAccountType {
                 client_id: client.client_id,
-                account_type_code: generate_code(&input.account_type_name),
+                account_type_code,
                 account_type_name: input.account_type_name.clone(),
                 account_type_description: input.account_type_description.clone(),
                 is_active: input.is_active,
                 created_at_ms: now_ms(),
-            };
-            match self.append(Record::CreateAccountType(record)).await {
-                Ok(Applied::AccountType(t)) => return Ok((t, client)),
-                Err(EngineError::Conflict(_)) => continue,
-                Err(e) => return Err(e),
-                Ok(_) => return Err(EngineError::Internal("unexpected apply result".into())),
-            }
-        }
-        Err(EngineError::Internal(
-            "could not generate a unique account_type_code".into(),
-        ))
+            })
+        };
+        let pick = |a| match a {
+            Applied::AccountType(t) => Some(t),
+            _ => None,
+        };
+        let t = self
+            .append_with_code(&input.account_type_name, "account_type_code", make, pick)
+            .await?;
+        Ok((t, client))
     }
 
     pub fn list_account_types(&self, caller: &Caller, page: PageRequest) -> Page<(Arc<AccountType>, Arc<Client>)> {
-        let mut types: Vec<Arc<AccountType>> = self
-            .catalog()
-            .account_types
-            .iter()
-            .map(|t| t.clone())
-            .filter(|t| Self::visible(caller, t.data.client_id))
-            .collect();
-        types.sort_by_key(|t| t.account_type_id);
-        let total = types.len() as u64;
-        let active = types.iter().filter(|t| t.data.is_active).count() as u64;
-        let records = paginate(types, page)
-            .into_iter()
-            .filter_map(|t| self.client_by_id(t.data.client_id).ok().map(|c| (t, c)))
-            .collect();
-        Page {
-            page: page.page,
-            total_count: total,
-            statistics: vec![
-                ("Total Account Types".into(), total),
-                ("Active Account Types".into(), active),
-                ("Inactive Account Types".into(), total - active),
-            ],
-            records,
-        }
+        let names = ["Total Account Types", "Active Account Types", "Inactive Account Types"];
+        let with_client = |t: Arc<AccountType>| self.client_by_id(t.data.client_id).ok().map(|c| (t, c));
+        let types = &self.catalog().account_types;
+        Self::catalog_page(
+            caller,
+            types,
+            |t| t.data.client_id,
+            |t| t.data.is_active,
+            names,
+            page,
+            with_client,
+        )
     }
 
     // ---- wallets -------------------------------------------------------------------------
@@ -882,10 +915,10 @@ impl Ledger {
         if !problems.is_empty() {
             return Err(EngineError::Invalid(problems));
         }
-        for _ in 0..5 {
-            let record = NewService {
+        let make = |client_service_code| {
+            Record::CreateService(NewService {
                 client_id: client.client_id,
-                client_service_code: generate_code(&input.client_service_name),
+                client_service_code,
                 client_service_name: input.client_service_name.clone(),
                 service_code: input.service_code.clone(),
                 has_transaction_fee: input.has_transaction_fee,
@@ -905,44 +938,30 @@ impl Ledger {
                 maximum_transaction_amount: Money(money::to_scale(input.maximum_transaction_amount)),
                 is_active: input.is_active,
                 created_at_ms: now_ms(),
-            };
-            match self.append(Record::CreateService(record)).await {
-                Ok(Applied::Service(s)) => return Ok((s, client)),
-                Err(EngineError::Conflict(_)) => continue,
-                Err(e) => return Err(e),
-                Ok(_) => return Err(EngineError::Internal("unexpected apply result".into())),
-            }
-        }
-        Err(EngineError::Internal(
-            "could not generate a unique client_service_code".into(),
-        ))
+            })
+        };
+        let pick = |a| match a {
+            Applied::Service(s) => Some(s),
+            _ => None,
+        };
+        let service = self
+            .append_with_code(&input.client_service_name, "client_service_code", make, pick)
+            .await?;
+        Ok((service, client))
     }
 
     pub fn list_services(&self, caller: &Caller, page: PageRequest) -> Page<(Arc<Service>, Arc<Client>)> {
-        let mut services: Vec<Arc<Service>> = self
-            .catalog()
-            .services
-            .iter()
-            .map(|s| s.clone())
-            .filter(|s| Self::visible(caller, s.data.client_id))
-            .collect();
-        services.sort_by_key(|s| s.service_id);
-        let total = services.len() as u64;
-        let active = services.iter().filter(|s| s.data.is_active).count() as u64;
-        let records = paginate(services, page)
-            .into_iter()
-            .filter_map(|s| self.client_by_id(s.data.client_id).ok().map(|c| (s, c)))
-            .collect();
-        Page {
-            page: page.page,
-            total_count: total,
-            statistics: vec![
-                ("Total".into(), total),
-                ("Active".into(), active),
-                ("Inactive".into(), total - active),
-            ],
-            records,
-        }
+        let with_client = |s: Arc<Service>| self.client_by_id(s.data.client_id).ok().map(|c| (s, c));
+        let services = &self.catalog().services;
+        Self::catalog_page(
+            caller,
+            services,
+            |s| s.data.client_id,
+            |s| s.data.is_active,
+            ["Total", "Active", "Inactive"],
+            page,
+            with_client,
+        )
     }
 
     // ---- postings ------------------------------------------------------------------------
