@@ -190,6 +190,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     state.set_ledger(ledger.clone());
     info!("ready");
+    tokio::spawn(log_group_commit(ledger.clone()));
 
     let served = server.await;
     stop_ledger(ledger).await;
@@ -200,6 +201,27 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         Ok(Err(e)) => Err(anyhow::anyhow!("server error: {e}")),
         Err(e) => Err(anyhow::anyhow!("server task failed: {e}")),
+    }
+}
+
+/// Group commit at work: every minute with new records, how many records each fsync carried.
+async fn log_group_commit(ledger: Ledger) {
+    let mut last = ledger.wal_stats();
+    let mut every = tokio::time::interval(Duration::from_secs(60));
+    every.tick().await;
+    loop {
+        every.tick().await;
+        let now = ledger.wal_stats();
+        let (records, fsyncs) = (now.0 - last.0, now.1 - last.1);
+        if records > 0 {
+            info!(
+                records,
+                fsyncs,
+                "wal: {:.1} records per fsync over the last minute",
+                records as f64 / fsyncs.max(1) as f64
+            );
+        }
+        last = now;
     }
 }
 
