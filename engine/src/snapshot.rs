@@ -105,8 +105,3 @@ pub fn encode_image(image: &StateImage) -> Result<Vec<u8>> {
 pub fn decode_image(bytes: &[u8]) -> Result<StateImage> {
     codec::decode(bytes).map_err(|e| EngineError::Corruption(format!("snapshot does not decode: {e}")))
 }
-
-/// Takes a snapshot now, outside the schedule (used by tests and the operator command).
-pub async fn snapshot_now(state: &LedgerState, store: Arc<SnapshotStore>, cut: crate::state::Cut) -> Result<usize> {
-    write_snapshot(state, cut, store).await
-}
