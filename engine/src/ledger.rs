@@ -1987,10 +1987,6 @@ impl Ledger {
         }
         self.facade_view(&app, &meta).await
     }
-
-    pub fn app(&self, caller: &Caller, app_id: &str) -> Result<Arc<App>> {
-        self.app_for(caller, app_id)
-    }
 }
 
 // `New` is the common case: boxing it would cost an allocation per posting; the rare replay
