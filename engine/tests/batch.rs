@@ -143,3 +143,37 @@ async fn an_atomic_batch_is_all_or_nothing() {
     assert_eq!(balance(&ledger, &w.wallets[0]).await, d("70"));
     ledger.shutdown();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abandoned_idempotency_claim_does_not_block_the_key() {
+    let storage = SimStorage::new();
+    let ledger = open(&storage, 0).await;
+    let w = setup(&ledger, "0", &[("0", false), ("0", false)]).await;
+    // A request that claimed a key and was dropped before reaching a coordinator (a client
+    // disconnect, a timeout) leaves the claim with nobody to settle it.
+    let key = (
+        ledger
+            .list_clients(&admin(), PageRequest { page: 1, limit: 10 })
+            .records[0]
+            .client_id,
+        "k1".to_string(),
+    );
+    let (settle, claim) = tokio::sync::watch::channel(());
+    ledger
+        .state()
+        .idempotency
+        .insert(key, walletd_engine::state::IdempotencyEntry::InFlight(claim));
+    drop(settle);
+    let credit = posting(
+        PostingInputKind::Credit {
+            account_number: w.wallets[0].clone(),
+        },
+        &w.service_code,
+        d("5"),
+        "k1",
+    );
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(5), ledger.post(&admin(), credit)).await;
+    let outcome = answer.expect("the key is taken over, not waited on").unwrap();
+    assert_eq!(outcome.destination.current_balance, d("5"));
+    ledger.shutdown();
+}
