@@ -1724,14 +1724,22 @@ impl Ledger {
             }
             ids.sort_unstable_by(|a, b| b.cmp(a));
             ids
+        } else if let Some(c) = client_filter {
+            // One client's legs, newest first, from its own list (ascending ids).
+            let legs = self.inner.state.client_legs.get(&c).map(|l| l.clone());
+            let mut ids = Vec::new();
+            if let Some(legs) = legs {
+                for i in (0..legs.count()).rev() {
+                    match legs.get(i) {
+                        Some(&t) if t < from => break,
+                        Some(&t) if t <= to => ids.push(t),
+                        _ => {}
+                    }
+                }
+            }
+            ids
         } else {
-            (from..=to)
-                .rev()
-                .filter(|t| {
-                    idx.get(*t)
-                        .is_some_and(|e| client_filter.is_none_or(|c| c == e.client_id))
-                })
-                .collect()
+            (from..=to).rev().filter(|t| idx.get(*t).is_some()).collect()
         };
         if let Some(credit) = wanted_type {
             ids.retain(|t| idx.get(*t).is_some_and(|e| e.is_credit == credit));

@@ -238,6 +238,9 @@ pub struct LedgerState {
     pub catalog: Catalog,
     pub accounts: Directory,
     pub txindex: TxIndex,
+    /// Each client's transaction ids, ascending: listings of one client's legs read these
+    /// instead of scanning every leg of the ledger. Rebuilt from the index at load.
+    pub client_legs: Map<u64, Arc<boxcar::Vec<u64>>>,
     pub idempotency: Map<(u64, String), IdempotencyEntry>,
     /// Original posting's first txn id -> the reversal's first txn id (0 while under way).
     pub reversals: Map<u64, u64>,
@@ -255,6 +258,7 @@ impl Default for LedgerState {
             catalog: Catalog::default(),
             accounts: Directory::default(),
             txindex: TxIndex::default(),
+            client_legs: Map::default(),
             idempotency: Map::default(),
             reversals: Map::default(),
             last_txn_id: AtomicU64::new(0),
@@ -278,7 +282,18 @@ impl LedgerState {
 
     /// The bookkeeping of a durable posting, shared by live apply and replay: index its legs,
     /// settle its idempotency key and, for a reversal, mark the original reversed.
+    fn push_client_leg(&self, client_id: u64, txn_id: u64) {
+        let legs = self.client_legs.get(&client_id).map(|l| l.clone());
+        match legs {
+            Some(legs) => legs.push(txn_id),
+            None => self.client_legs.entry(client_id).or_default().push(txn_id),
+        };
+    }
+
     pub fn record_posting(&self, loc: u64, p: &PostingRecord) {
+        for i in 0..p.legs.len() {
+            self.push_client_leg(p.client_id, p.first_txn_id + i as u64);
+        }
         for (i, leg) in p.legs.iter().enumerate() {
             self.txindex.push(TxEntry {
                 loc,
@@ -470,7 +485,8 @@ impl LedgerState {
         for a in image.accounts {
             state.accounts.insert(a);
         }
-        for e in image.txindex {
+        for (i, e) in image.txindex.into_iter().enumerate() {
+            state.push_client_leg(e.client_id, i as u64 + 1);
             state.txindex.push(e);
         }
         for (client, key, fingerprint, first_txn_id) in image.idempotency {

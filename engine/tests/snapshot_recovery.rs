@@ -36,6 +36,30 @@ async fn fingerprint(ledger: &walletd_engine::Ledger) -> Vec<String> {
         )
         .await
         .unwrap();
+    // The same legs through the per-client list (rebuilt from the index after a snapshot).
+    let client = ledger
+        .list_clients(&admin(), PageRequest { page: 1, limit: 10 })
+        .records[0]
+        .data
+        .client_code
+        .clone();
+    let filter = TransactionFilter {
+        client_code: Some(client),
+        ..Default::default()
+    };
+    let by_client = ledger
+        .list_transactions(
+            &admin(),
+            filter,
+            PageRequest {
+                page: 1,
+                limit: 100_000,
+            },
+        )
+        .await
+        .unwrap();
+    let ids = |p: &Page<TransactionView>| p.records.iter().map(|l| l.transaction_id).collect::<Vec<_>>();
+    assert_eq!(ids(&by_client), ids(&legs), "per-client list and full scan agree");
     for l in &legs.records {
         out.push(format!(
             "{} {} {} {} {} {}",
