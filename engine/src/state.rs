@@ -280,21 +280,21 @@ impl LedgerState {
         Ok(applied)
     }
 
-    /// The bookkeeping of a durable posting, shared by live apply and replay: index its legs,
-    /// settle its idempotency key and, for a reversal, mark the original reversed.
-    fn push_client_leg(&self, client_id: u64, txn_id: u64) {
-        let legs = self.client_legs.get(&client_id).map(|l| l.clone());
-        match legs {
-            Some(legs) => legs.push(txn_id),
-            None => self.client_legs.entry(client_id).or_default().push(txn_id),
-        };
+    /// A client's list of transaction ids, created on its first leg.
+    fn client_leg_list(&self, client_id: u64) -> Arc<boxcar::Vec<u64>> {
+        // Shared lookup first: the write-locking entry path is taken once per client only.
+        if let Some(legs) = self.client_legs.get(&client_id) {
+            return legs.clone();
+        }
+        self.client_legs.entry(client_id).or_default().clone()
     }
 
+    /// The bookkeeping of a durable posting, shared by live apply and replay: index its legs,
+    /// settle its idempotency key and, for a reversal, mark the original reversed.
     pub fn record_posting(&self, loc: u64, p: &PostingRecord) {
-        for i in 0..p.legs.len() {
-            self.push_client_leg(p.client_id, p.first_txn_id + i as u64);
-        }
+        let client_legs = self.client_leg_list(p.client_id);
         for (i, leg) in p.legs.iter().enumerate() {
+            client_legs.push(p.first_txn_id + i as u64);
             self.txindex.push(TxEntry {
                 loc,
                 account_id: leg.account_id,
@@ -486,7 +486,7 @@ impl LedgerState {
             state.accounts.insert(a);
         }
         for (i, e) in image.txindex.into_iter().enumerate() {
-            state.push_client_leg(e.client_id, i as u64 + 1);
+            state.client_leg_list(e.client_id).push(i as u64 + 1);
             state.txindex.push(e);
         }
         for (client, key, fingerprint, first_txn_id) in image.idempotency {
