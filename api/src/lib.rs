@@ -179,13 +179,13 @@ pub fn app(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         // Innermost first: the body limit applies to the handlers' body extractors.
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(middleware::from_fn_with_state(state.clone(), require_ready))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
-        .layer(middleware::from_fn_with_state(state.clone(), limit_in_flight))
-        .layer(middleware::from_fn(shape_bodiless_errors))
+        // One middleware for the three edge rules: each `from_fn` layer costs a boxed future
+        // and a clone of the inner service per request.
+        .layer(middleware::from_fn_with_state(state.clone(), edge))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -198,28 +198,25 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
     ApiError::MethodNotAllowed(format!("Cannot {method} {}", uri.path()))
 }
 
-/// Until recovery has finished, everything but the health check and the API description
-/// answers 503.
-async fn require_ready(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// The edge of every request: until recovery has finished, everything but the health check
+/// and the API description answers 503; at most `max_in_flight` requests are served at once
+/// (the engine's mailboxes are unbounded, so back-pressure belongs here); and error answers
+/// made by layers rather than handlers get the documents' error shape.
+async fn edge(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
     if !state.is_ready() && path != "/health" && path != "/api/v1/openapi.json" {
         return recovering().into_response();
     }
-    next.run(req).await
-}
-
-async fn limit_in_flight(State(state): State<AppState>, req: Request, next: Next) -> Response {
     // Held for the whole request; the semaphore is never closed, so acquiring cannot fail.
     let Ok(_permit) = state.inner.in_flight.clone().acquire_owned().await else {
         return ApiError::Unavailable("walletd is shutting down".into()).into_response();
     };
-    next.run(req).await
+    shape_bodiless_error(next.run(req).await)
 }
 
 /// Error answers produced by layers rather than handlers (the timeout's 408, for one) come
 /// without a body: give them the documents' error shape too.
-async fn shape_bodiless_errors(req: Request, next: Next) -> Response {
-    let response = next.run(req).await;
+fn shape_bodiless_error(response: Response) -> Response {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) || response.headers().contains_key(header::CONTENT_TYPE)
     {
@@ -274,7 +271,7 @@ mod tests {
         let app = Router::new()
             .route("/bare", get(|| async { StatusCode::REQUEST_TIMEOUT }))
             .route("/shaped", get(|| async { ApiError::Conflict("taken".into()) }))
-            .layer(middleware::from_fn(shape_bodiless_errors));
+            .layer(middleware::map_response(|r: Response| async move { shape_bodiless_error(r) }));
         let (status, body) = call(app.clone(), "GET", "/bare").await;
         assert_eq!(status, 408);
         assert_eq!(
