@@ -271,7 +271,9 @@ mod tests {
         let app = Router::new()
             .route("/bare", get(|| async { StatusCode::REQUEST_TIMEOUT }))
             .route("/shaped", get(|| async { ApiError::Conflict("taken".into()) }))
-            .layer(middleware::map_response(|r: Response| async move { shape_bodiless_error(r) }));
+            .layer(middleware::map_response(|r: Response| async move {
+                shape_bodiless_error(r)
+            }));
         let (status, body) = call(app.clone(), "GET", "/bare").await;
         assert_eq!(status, 408);
         assert_eq!(
