@@ -156,7 +156,8 @@ pub struct Catalog {
     pub account_types: Map<u64, Arc<AccountType>>,
     pub account_type_codes: Map<(u64, String), u64>,
     pub accounts: Map<u64, Arc<AccountMeta>>,
-    pub account_numbers: Map<String, u64>,
+    /// Boxed strings: a `String` key's spare capacity word is paid once per wallet.
+    pub account_numbers: Map<Box<str>, u64>,
     pub system_accounts: Map<(u64, Currency, AccountRole), u64>,
     pub services: Map<u64, Arc<Service>>,
     pub service_codes: Map<String, u64>,
@@ -239,13 +240,13 @@ impl Catalog {
                         .ok_or_else(|| EngineError::Internal("system account lost".into()));
                 }
                 if let Some(number) = &a.number
-                    && self.account_numbers.contains_key(number)
+                    && self.account_numbers.contains_key(&**number)
                 {
                     return Err(EngineError::Conflict("Wallet already exists".into()));
                 }
                 let account_id = next(&self.counters.account);
                 let number = match &a.number {
-                    Some(n) => n.clone(),
+                    Some(n) => n.to_string(),
                     None => {
                         let n = next(&self.counters.account_number) + FIRST_ACCOUNT_NUMBER - 1;
                         format!("{n:08}")
@@ -257,7 +258,7 @@ impl Catalog {
                     data: a.clone(),
                     updated_at_ms: a.created_at_ms,
                 });
-                self.account_numbers.insert(number, account_id);
+                self.account_numbers.insert(number.into_boxed_str(), account_id);
                 if a.role != AccountRole::Wallet {
                     self.system_accounts
                         .insert((a.client_id, a.currency, a.role), account_id);
@@ -275,7 +276,7 @@ impl Catalog {
                     m.data.account_name = name.clone();
                 }
                 if let Some(d) = &u.description {
-                    m.data.status_description = Some(d.clone());
+                    m.data.status_description = Some(d.as_str().into());
                 }
                 if let (Some(v), Some(f)) = (u.verified, m.data.facade.as_mut()) {
                     f.verified = v;
@@ -411,7 +412,8 @@ impl Catalog {
             cat.account_types.insert(t.account_type_id, Arc::new(t));
         }
         for a in image.accounts {
-            cat.account_numbers.insert(a.account_number.clone(), a.account_id);
+            cat.account_numbers
+                .insert(a.account_number.as_str().into(), a.account_id);
             if a.data.role != AccountRole::Wallet {
                 cat.system_accounts
                     .insert((a.data.client_id, a.data.currency, a.data.role), a.account_id);

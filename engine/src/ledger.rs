@@ -624,7 +624,7 @@ impl Ledger {
             .catalog()
             .accounts
             .iter()
-            .filter(|a| a.data.profile_id == Some(profile.profile_id))
+            .filter(|a| a.data.profile_id.map(|p| p.get()) == Some(profile.profile_id))
             .map(|a| a.clone())
             .collect();
         metas.sort_by_key(|m| m.account_id);
@@ -730,7 +730,7 @@ impl Ledger {
         let profile = meta
             .data
             .profile_id
-            .and_then(|id| self.catalog().profiles.get(&id).map(|p| p.clone()));
+            .and_then(|id| self.catalog().profiles.get(&id.get()).map(|p| p.clone()));
         Ok(AccountDetails {
             meta,
             live,
@@ -775,14 +775,14 @@ impl Ledger {
         }
         let record = NewAccount {
             client_id: client.client_id,
-            profile_id: profile.as_ref().map(|p| p.profile_id),
+            profile_id: profile.as_ref().and_then(|p| std::num::NonZeroU64::new(p.profile_id)),
             account_type_code: input.account_type_code,
             account_name: input.account_name,
             currency: currency.expect("checked above"),
             minimum_balance: Money(money::to_scale(input.minimum_balance)),
             can_overdraw: input.can_overdraw,
             status: input.status,
-            status_description: input.status_description,
+            status_description: input.status_description.map(String::into_boxed_str),
             role: AccountRole::Wallet,
             number: None,
             facade: None,
@@ -1005,7 +1005,7 @@ impl Ledger {
             )));
         }
         if let Some(pid) = meta.data.profile_id
-            && self.catalog().profiles.get(&pid).is_some_and(|p| !p.active)
+            && self.catalog().profiles.get(&pid.get()).is_some_and(|p| !p.active)
         {
             return Err(EngineError::Refused(format!(
                 "The profile of account {number} is not active"
@@ -1456,7 +1456,7 @@ impl Ledger {
         for l in &original.legs {
             let meta = self.catalog().accounts.get(&l.account_id).map(|m| m.clone());
             if let Some(pid) = meta.and_then(|m| m.data.profile_id)
-                && self.catalog().profiles.get(&pid).is_some_and(|p| !p.active)
+                && self.catalog().profiles.get(&pid.get()).is_some_and(|p| !p.active)
             {
                 return Err(EngineError::Refused(
                     "The profile of an account of this transaction is not active".into(),
@@ -1858,7 +1858,7 @@ impl Ledger {
             tuku_till_number: f.tuku_till_number,
             wallet_number: f.wallet_number,
             name: meta.data.account_name.clone(),
-            description: meta.data.status_description.clone(),
+            description: meta.data.status_description.as_deref().map(str::to_owned),
             current_balance: live.balance,
             status: live.status,
             verified: f.verified,
@@ -1900,7 +1900,7 @@ impl Ledger {
         if !problems.is_empty() {
             return Err(EngineError::Invalid(problems));
         }
-        if self.catalog().account_numbers.contains_key(&number) {
+        if self.catalog().account_numbers.contains_key(number.as_str()) {
             return Err(EngineError::Conflict("Wallet already exists".into()));
         }
         let record = NewAccount {
@@ -1916,16 +1916,16 @@ impl Ledger {
             } else {
                 AccountStatus::PreActive
             },
-            status_description: input.description,
+            status_description: input.description.map(String::into_boxed_str),
             role: AccountRole::Wallet,
-            number: Some(number),
-            facade: Some(FacadeWallet {
+            number: Some(number.into_boxed_str()),
+            facade: Some(Box::new(FacadeWallet {
                 app_id: app.data.app_id.clone(),
                 user_id: input.user_id,
                 tuku_till_number: input.tuku_till_number,
                 wallet_number: input.wallet_number,
                 verified: input.verified,
-            }),
+            })),
             created_at_ms: now_ms(),
         };
         match self.append(Record::CreateAccount(record)).await? {

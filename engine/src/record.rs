@@ -147,19 +147,22 @@ pub struct FacadeWallet {
 #[derive(Clone, Debug, Encode, Decode, PartialEq)]
 pub struct NewAccount {
     pub client_id: u64,
-    pub profile_id: Option<u64>,
+    /// Profile ids start at 1; `NonZero` halves the field, which every wallet carries.
+    pub profile_id: Option<std::num::NonZeroU64>,
     pub account_type_code: String,
     pub account_name: String,
     pub currency: Currency,
     pub minimum_balance: Money,
     pub can_overdraw: bool,
     pub status: AccountStatus,
-    pub status_description: Option<String>,
+    pub status_description: Option<Box<str>>,
     pub role: AccountRole,
     /// Set for facade wallets, whose number is derived from the app; otherwise the next
     /// number of the global sequence is given at apply time.
-    pub number: Option<String>,
-    pub facade: Option<FacadeWallet>,
+    pub number: Option<Box<str>>,
+    /// Boxed: most wallets are not facade wallets, and an idle wallet's size is what a
+    /// platform with millions of them pays (bincode encodes a box as its content).
+    pub facade: Option<Box<FacadeWallet>>,
     pub created_at_ms: i64,
 }
 
@@ -371,7 +374,7 @@ mod tests {
         }));
         round_trip(Record::CreateAccount(NewAccount {
             client_id: 1,
-            profile_id: Some(2),
+            profile_id: std::num::NonZeroU64::new(2),
             account_type_code: "FLOAT_ACCOUNT".into(),
             account_name: "Float".into(),
             currency: kes(),
@@ -381,13 +384,13 @@ mod tests {
             status_description: Some("x".into()),
             role: AccountRole::Wallet,
             number: Some("AAA254700123456".into()),
-            facade: Some(FacadeWallet {
+            facade: Some(Box::new(FacadeWallet {
                 app_id: "app".into(),
                 user_id: "u".into(),
                 tuku_till_number: "00001".into(),
                 wallet_number: Some(2),
                 verified: false,
-            }),
+            })),
             created_at_ms: 6,
         }));
         round_trip(Record::SetAccountStatus {

@@ -78,32 +78,59 @@ pub enum IdempotencyEntry {
 
 /// A wallet in the directory: active (an actor owns its state) or passive (plain data).
 /// Activation happens at most once, under the slot's own lock; there is no global lock.
+/// A slot with neither is a hole: an account id never created.
 pub struct AccountSlot {
     actor: OnceLock<ActorRef<AccountMsg>>,
     passive: Mutex<Option<AccountState>>,
 }
 
 impl AccountSlot {
-    fn new(state: AccountState) -> Self {
+    fn new(state: Option<AccountState>) -> Self {
         AccountSlot {
             actor: OnceLock::new(),
-            passive: Mutex::new(Some(state)),
+            passive: Mutex::new(state),
         }
     }
 }
 
+/// Every wallet's slot, by account id. Account ids are dense (one counter, in log order), so
+/// slot `id - 1` is account `id` in an append-only vector: no hash map and no box per wallet,
+/// which is most of what an idle wallet costs. Readers never lock; inserts (the WAL thread,
+/// or recovery, one at a time) take `inserting`.
 #[derive(Default)]
 pub struct Directory {
-    slots: Map<u64, Arc<AccountSlot>>,
+    slots: boxcar::Vec<AccountSlot>,
+    inserting: Mutex<()>,
+    accounts: std::sync::atomic::AtomicUsize,
 }
 
 impl Directory {
     pub fn insert(&self, state: AccountState) {
-        self.slots.insert(state.account_id, Arc::new(AccountSlot::new(state)));
+        let Some(index) = (state.account_id as usize).checked_sub(1) else {
+            tracing::error!("account id 0 cannot be stored");
+            return;
+        };
+        let _one_writer = self.inserting.lock().unwrap_or_else(|p| p.into_inner());
+        // Ids never created (a snapshot image lists accounts in no particular order) are
+        // holes until their account arrives.
+        while self.slots.count() < index {
+            self.slots.push(AccountSlot::new(None));
+        }
+        if self.slots.count() == index {
+            self.slots.push(AccountSlot::new(Some(state)));
+        } else if let Some(slot) = self.slots.get(index) {
+            let mut passive = slot.passive.lock().unwrap_or_else(|p| p.into_inner());
+            if passive.is_some() || slot.actor.get().is_some() {
+                tracing::error!(account_id = state.account_id, "account stored twice; the first is kept");
+                return;
+            }
+            *passive = Some(state);
+        }
+        self.accounts.fetch_add(1, Ordering::Relaxed);
     }
 
-    fn slot(&self, account_id: u64) -> Option<Arc<AccountSlot>> {
-        self.slots.get(&account_id).map(|s| s.clone())
+    fn slot(&self, account_id: u64) -> Option<&AccountSlot> {
+        self.slots.get((account_id as usize).checked_sub(1)?)
     }
 
     /// The account's actor, spawning it from its passive state on first use. Must run inside
@@ -123,10 +150,11 @@ impl Directory {
             return Ok(a.clone());
         }
         // A copy goes to the actor; the passive one is dropped only once the actor runs, so a
-        // failed spawn loses nothing (activation happens once per wallet).
+        // failed spawn loses nothing (activation happens once per wallet). Neither actor nor
+        // state: a hole, an id no account has.
         let state = passive
             .clone()
-            .ok_or_else(|| EngineError::Internal("account state missing".into()))?;
+            .ok_or_else(|| EngineError::NotFound("Account not found".into()))?;
         let (actor, _) = ractor::ActorRuntime::<AccountActor>::spawn_instant(None, AccountActor, state)
             .map_err(|e| EngineError::Internal(format!("account actor did not start: {e}")))?;
         *passive = None;
@@ -157,7 +185,7 @@ impl Directory {
                 updated_at_ms: s.updated_at_ms,
             })),
             (None, Some(a)) => Ok(Err(a.clone())),
-            (None, None) => Err(EngineError::Internal("account state missing".into())),
+            (None, None) => Err(EngineError::NotFound("Account not found".into())),
         }
     }
 
@@ -187,11 +215,10 @@ impl Directory {
             CutPart::Active(rx)
         };
         let mut parts = Vec::new();
-        for entry in self.slots.iter() {
-            if *entry.key() > max_account_id {
-                continue;
+        for (index, slot) in self.slots.iter() {
+            if index as u64 + 1 > max_account_id {
+                break;
             }
-            let slot = entry.value();
             if let Some(a) = slot.actor.get() {
                 parts.push(marker(a));
                 continue;
@@ -210,16 +237,16 @@ impl Directory {
     }
 
     pub fn len(&self) -> usize {
-        self.slots.len()
+        self.accounts.load(Ordering::Relaxed)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.len() == 0
     }
 
     /// Stops every account actor (shutdown).
     pub fn stop_all(&self) {
-        for s in self.slots.iter() {
+        for (_, s) in self.slots.iter() {
             if let Some(a) = s.actor.get() {
                 a.stop(None);
             }
@@ -502,5 +529,72 @@ impl LedgerState {
             state.reversals.insert(orig, rev);
         }
         state
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::AccountStatus;
+
+    fn account(id: u64, balance: i64) -> AccountState {
+        AccountState {
+            account_id: id,
+            balance: Money(rust_decimal::Decimal::new(balance, 0)),
+            status: AccountStatus::Active,
+            minimum_balance: Money::default(),
+            can_overdraw: false,
+            updated_at_ms: 0,
+            history: Vec::new(),
+        }
+    }
+
+    fn balance(d: &Directory, id: u64) -> Result<rust_decimal::Decimal> {
+        match d.peek(id)? {
+            Ok(view) => Ok(view.balance),
+            Err(_) => Err(EngineError::Internal("unexpectedly active".into())),
+        }
+    }
+
+    #[test]
+    fn directory_slots_follow_ids_in_any_insert_order_and_holes_are_not_found() {
+        let d = Directory::default();
+        // A snapshot image may list accounts in any order, and an id may never be used.
+        for id in [3, 1, 5] {
+            d.insert(account(id, id as i64 * 10));
+        }
+        assert_eq!(d.len(), 3);
+        for id in [1, 3, 5] {
+            assert_eq!(balance(&d, id).unwrap(), rust_decimal::Decimal::new(id as i64 * 10, 0));
+        }
+        for id in [0, 2, 4, 6] {
+            assert!(matches!(d.peek(id), Err(EngineError::NotFound(_))), "id {id}");
+            assert!(matches!(d.with_passive(id, |_| ()), Err(_)), "id {id}");
+        }
+        // A hole filled later is found; a second insert of the same id keeps the first.
+        d.insert(account(2, 20));
+        d.insert(account(2, 99));
+        assert_eq!(balance(&d, 2).unwrap(), rust_decimal::Decimal::new(20, 0));
+        assert_eq!(d.len(), 4);
+        // A cut covers the accounts up to its last id, holes skipped.
+        let passive: Vec<u64> = d
+            .cut(3)
+            .into_iter()
+            .filter_map(|p| match p {
+                CutPart::Passive(s) => Some(s.account_id),
+                CutPart::Active(_) => None,
+            })
+            .collect();
+        assert_eq!(passive, vec![1, 2, 3]);
+    }
+
+    #[tokio::test]
+    async fn a_hole_is_not_found_when_asked_for_its_actor() {
+        let d = Directory::default();
+        d.insert(account(2, 5));
+        assert!(matches!(d.actor(1), Err(EngineError::NotFound(_))));
+        let actor = d.actor(2).unwrap();
+        assert!(matches!(d.peek(2), Ok(Err(_))));
+        actor.stop(None);
     }
 }

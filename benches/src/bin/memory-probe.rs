@@ -1,7 +1,8 @@
 //! Memory per wallet and per posting, measured: `cargo run --release -p walletd-benches --bin
 //! memory-probe -- [wallets] [postings]`. Reads the resident set size (RSS) from
 //! /proc/self/statm before and after creating passive wallets, after activating them (one
-//! posting each), and after a run of postings.
+//! posting each), and after a run of postings. `memory-probe idle [wallets]` measures wallets
+//! that were created and never posted to, live and again after recovery.
 
 use rust_decimal::Decimal;
 use walletd_benches::{SplitMix64, admin, posting, world};
@@ -24,6 +25,9 @@ fn main() {
     let raw: Vec<String> = std::env::args().collect();
     if raw.get(1).map(String::as_str) == Some("reopen") {
         return reopen(std::path::Path::new(&raw[2]), raw[3].parse().unwrap_or(1));
+    }
+    if raw.get(1).map(String::as_str) == Some("idle") {
+        return idle(raw.get(2).and_then(|n| n.parse().ok()).unwrap_or(1_000_000));
     }
     let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
     let wallets = args.first().copied().unwrap_or(100_000);
@@ -84,6 +88,36 @@ fn main() {
     } else {
         let _ = std::fs::remove_dir_all(&dir);
     }
+}
+
+/// Wallets created and never used: what a platform's long tail of wallets costs.
+fn idle(wallets: usize) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let dir = std::env::temp_dir().join(format!("walletd-memory-idle-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    rt.block_on(async {
+        let base = rss_bytes();
+        let w = world(&dir, wallets, Decimal::ZERO).await;
+        let after = rss_bytes();
+        println!(
+            "{wallets} idle wallets (created, never posted to): {:.0} bytes per wallet (RSS {} MiB -> {} MiB)",
+            (after - base) as f64 / wallets as f64,
+            base >> 20,
+            after >> 20
+        );
+        w.ledger.shutdown();
+    });
+    let out = std::process::Command::new(std::env::current_exe().expect("own path"))
+        .arg("reopen")
+        .arg(&dir)
+        .arg(wallets.to_string())
+        .output()
+        .expect("run the reopen step");
+    print!("{}", String::from_utf8_lossy(&out.stdout));
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn reopen(dir: &std::path::Path, wallets: usize) {
