@@ -77,7 +77,7 @@ impl AccountView {
             minimum_balance: money(d.minimum_balance.0),
             can_overdraw: d.can_overdraw,
             status: a.live.status.as_str(),
-            status_description: d.status_description.clone(),
+            status_description: d.status_description.as_deref().map(str::to_owned),
             created_at: timestamp(d.created_at_ms),
             updated_at: timestamp(a.meta.updated_at_ms.max(a.live.updated_at_ms)),
             profile: a.profile.as_ref().map(|p| AccountProfile {
