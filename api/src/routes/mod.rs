@@ -13,7 +13,7 @@ pub mod statements;
 pub mod transactions;
 pub mod users;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Timelike, Utc};
 use rust_decimal::Decimal;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -23,10 +23,27 @@ use walletd_engine::views::Page;
 
 /// ISO 8601 UTC with milliseconds.
 pub fn timestamp(ms: i64) -> String {
-    DateTime::<Utc>::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string()
+    use std::fmt::Write;
+    let t = DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default();
+    if !(0..=9999).contains(&t.year()) {
+        // strftime's own spelling of years outside four digits.
+        return t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+    }
+    // Every posting answer carries dates: plain integer formatting is several times cheaper
+    // than interpreting the strftime pattern each time.
+    let mut out = String::with_capacity(24);
+    let _ = write!(
+        out,
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.timestamp_subsec_millis().min(999)
+    );
+    out
 }
 
 /// Money as a string with exactly 4 decimals.
@@ -113,5 +130,31 @@ mod tests {
     fn money_has_four_decimals() {
         assert_eq!(money(Decimal::from_str("96").unwrap()), "96.0000");
         assert_eq!(money(Decimal::from_str("0.1").unwrap()), "0.1000");
+    }
+
+    #[test]
+    fn timestamps_match_the_strftime_spelling() {
+        let strftime = |ms: i64| {
+            DateTime::<Utc>::from_timestamp_millis(ms)
+                .unwrap_or_default()
+                .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+                .to_string()
+        };
+        for ms in [
+            0,
+            1,
+            999,
+            1_000,
+            1_764_000_000_123,
+            951_782_400_000,
+            -1,
+            -86_400_001,
+            253_402_300_799_999,
+        ] {
+            assert_eq!(timestamp(ms), strftime(ms), "{ms}");
+        }
+        assert_eq!(timestamp(1_764_000_000_123), "2025-11-24T16:00:00.123Z");
+        // Outside four-digit years the slow path keeps strftime's spelling.
+        assert_eq!(timestamp(253_402_300_800_000), strftime(253_402_300_800_000));
     }
 }
