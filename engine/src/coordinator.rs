@@ -15,12 +15,12 @@
 use crate::account::{AccountMsg, LegReply, Refusal};
 use crate::record::{PostingKind, PostingRecord, Record};
 use crate::sequencer::WalEntry;
-use crate::state::{IdempotencyEntry, LedgerState};
+use crate::state::{IdempotencyEntry, LedgerState, Settle};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use rust_decimal::Decimal;
 use std::collections::HashMap;
 use std::sync::Arc;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::oneshot;
 use walletd_wal::WalWriter;
 
 /// One posting ready to run: the record (ids and posting time still to be given by the WAL
@@ -29,7 +29,7 @@ pub struct PostingDraft {
     pub record: PostingRecord,
     pub actors: Vec<ActorRef<AccountMsg>>,
     /// Dropping it wakes requests waiting on the same idempotency key.
-    pub settle: Option<watch::Sender<()>>,
+    pub settle: Option<Settle>,
 }
 
 /// Postings submitted together. `atomic`: all are applied or none.
@@ -96,7 +96,7 @@ struct Posting {
     /// Range of this posting's legs in the unit's flat leg list.
     legs: std::ops::Range<usize>,
     claim: Option<Claim>,
-    settle: Option<watch::Sender<()>>,
+    settle: Option<Settle>,
     refusal: Option<(usize, Refusal)>,
     outcome: Option<Result<CommittedPosting, PostingFailure>>,
 }

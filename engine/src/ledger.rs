@@ -16,7 +16,7 @@ use crate::money::{self, Currency};
 use crate::record::*;
 use crate::sequencer::{LedgerSequencer, WalEntry};
 use crate::snapshot::{SnapshotPolicy, SnapshotScheduler, decode_image};
-use crate::state::{IdempotencyEntry, LedgerState, TxEntry};
+use crate::state::{ClaimSignal, IdempotencyEntry, LedgerState, Settle, TxEntry};
 use crate::views::*;
 use ractor::{Actor, ActorRef};
 use rand::Rng;
@@ -25,7 +25,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use tokio::sync::{oneshot, watch};
+use tokio::sync::oneshot;
 use walletd_snapshots::SnapshotStore;
 use walletd_wal::{FsStorage, RecordLoc, Storage, WalConfig, WalReader, WalWriter};
 
@@ -1077,7 +1077,7 @@ impl Ledger {
         }
         let mut order: Vec<usize> = (0..judged.len()).collect();
         order.sort_by(|a, b| judged[*a].2.cmp(&judged[*b].2));
-        let mut settles: Vec<Option<watch::Sender<()>>> = (0..judged.len()).map(|_| None).collect();
+        let mut settles: Vec<Option<Settle>> = (0..judged.len()).map(|_| None).collect();
         for j in order {
             let (i, _, key, fingerprint) = &judged[j];
             match self.claim(key, *fingerprint).await {
@@ -1304,25 +1304,25 @@ impl Ledger {
         &self,
         key: &(u64, String),
         fingerprint: u64,
-    ) -> Result<std::result::Result<watch::Sender<()>, PostingOutcome>> {
+    ) -> Result<std::result::Result<Settle, PostingOutcome>> {
         loop {
-            let (tx, rx) = watch::channel(());
             let existing = match self.inner.state.idempotency.entry(key.clone()) {
                 dashmap::Entry::Vacant(v) => {
-                    v.insert(IdempotencyEntry::InFlight(rx));
-                    return Ok(Ok(tx));
+                    let (settle, signal) = ClaimSignal::claim();
+                    v.insert(IdempotencyEntry::InFlight(signal));
+                    return Ok(Ok(settle));
                 }
                 dashmap::Entry::Occupied(o) => o.get().clone(),
             };
             match existing {
-                IdempotencyEntry::InFlight(mut waiter) => {
-                    if let Ok(Err(_)) = tokio::time::timeout(REPLY_TIMEOUT, waiter.changed()).await {
-                        // The claimer is gone without settling the key (its request was dropped
-                        // before it reached a coordinator): every normal path removes the claim
-                        // or marks it done before letting go, so this one is abandoned.
+                IdempotencyEntry::InFlight(waiter) => {
+                    if waiter.settled(REPLY_TIMEOUT).await {
+                        // Every normal path removes the claim or marks it done before letting
+                        // go: one still in flight now was abandoned (its request was dropped
+                        // before it reached a coordinator).
                         self.inner.state.idempotency.remove_if(
                             key,
-                            |_, v| matches!(v, IdempotencyEntry::InFlight(r) if r.same_channel(&waiter)),
+                            |_, v| matches!(v, IdempotencyEntry::InFlight(s) if Arc::ptr_eq(s, &waiter)),
                         );
                     }
                     tokio::task::yield_now().await;
@@ -1360,7 +1360,7 @@ impl Ledger {
     /// Runs postings (their keys claimed) through a coordinator and answers each.
     async fn run_unit(
         &self,
-        drafts: Vec<(PostingRecord, Option<watch::Sender<()>>)>,
+        drafts: Vec<(PostingRecord, Option<Settle>)>,
         atomic: bool,
     ) -> Result<Vec<Result<PostingOutcome>>> {
         let mut postings = Vec::with_capacity(drafts.len());
@@ -2012,7 +2012,7 @@ enum Judged {
 
 /// Splits a batch's postings into consecutive waves so that no posting debits an account
 /// that an earlier posting of its own wave credits.
-fn wave_sizes(drafts: &[(PostingRecord, Option<watch::Sender<()>>)]) -> Vec<usize> {
+fn wave_sizes(drafts: &[(PostingRecord, Option<Settle>)]) -> Vec<usize> {
     let mut sizes = Vec::new();
     let mut credited = std::collections::HashSet::new();
     let mut size = 0;

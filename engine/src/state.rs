@@ -11,7 +11,6 @@ use bincode::{Decode, Encode};
 use ractor::ActorRef;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use tokio::sync::watch;
 
 /// Where leg `txn_id` lives: the record's WAL location and enough to filter without reading it.
 #[derive(Clone, Copy, Debug, Encode, Decode, PartialEq, Eq)]
@@ -68,12 +67,53 @@ impl TxIndex {
 /// The state of one idempotency key (`source_transaction_id` within a client).
 #[derive(Clone, Debug)]
 pub enum IdempotencyEntry {
-    /// A posting with this key is under way; the receiver wakes when it is decided.
-    InFlight(watch::Receiver<()>),
+    /// A posting with this key is under way; the signal fires when its claimer lets go.
+    InFlight(Arc<ClaimSignal>),
     Done {
         fingerprint: u64,
         first_txn_id: u64,
     },
+}
+
+/// What requests that find an idempotency key claimed wait on. One small allocation per
+/// posting (a `watch` channel, used before, carried eight notifiers and locked them all).
+#[derive(Debug, Default)]
+pub struct ClaimSignal {
+    settled: std::sync::atomic::AtomicBool,
+    notify: tokio::sync::Notify,
+}
+
+impl ClaimSignal {
+    /// A new claim: the claimer keeps the [`Settle`], the key's entry keeps the signal.
+    pub fn claim() -> (Settle, Arc<ClaimSignal>) {
+        let signal = Arc::new(ClaimSignal::default());
+        (Settle(signal.clone()), signal)
+    }
+
+    /// Waits until the claimer lets go (the posting was decided, or its request dropped), at
+    /// most `limit`. True once it has.
+    pub async fn settled(&self, limit: std::time::Duration) -> bool {
+        let notified = self.notify.notified();
+        tokio::pin!(notified);
+        // Registered before the check, so a release between the two is not missed.
+        notified.as_mut().enable();
+        if self.settled.load(Ordering::Acquire) {
+            return true;
+        }
+        tokio::time::timeout(limit, notified).await.is_ok()
+    }
+}
+
+/// Held by the request that claimed a key. Dropping it, however the posting ended, wakes
+/// every request waiting on the key.
+#[derive(Debug)]
+pub struct Settle(Arc<ClaimSignal>);
+
+impl Drop for Settle {
+    fn drop(&mut self) {
+        self.0.settled.store(true, Ordering::Release);
+        self.0.notify.notify_waiters();
+    }
 }
 
 /// A wallet in the directory: active (an actor owns its state) or passive (plain data).

@@ -158,7 +158,7 @@ async fn an_abandoned_idempotency_claim_does_not_block_the_key() {
             .client_id,
         "k1".to_string(),
     );
-    let (settle, claim) = tokio::sync::watch::channel(());
+    let (settle, claim) = walletd_engine::state::ClaimSignal::claim();
     ledger
         .state()
         .idempotency
