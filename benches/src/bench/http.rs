@@ -1,7 +1,10 @@
-//! The HTTP/1.1 client side: one keep-alive connection per worker. `hyper` directly (the
-//! default: a connection is owned by its worker, no pool, no locks) or `reqwest` (a shared
-//! pooled client), so the generator's own CPU cost can be compared (`--client`).
+//! The HTTP/1.1 client side: one keep-alive connection per worker. The lean client of
+//! `wire.rs` (the default: the generator shares the machine with the server, so its CPU per
+//! request matters), `hyper` directly (a connection owned by its worker, no pool) or
+//! `reqwest` (a shared pooled client), so the generator's own CPU cost can be compared
+//! (`--client`).
 
+use super::wire::Wire;
 use anyhow::{Context, bail};
 use bytes::Bytes;
 use clap::ValueEnum;
@@ -11,11 +14,14 @@ use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue};
 use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use tokio::net::TcpStream;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ClientKind {
+    /// The hand-written HTTP/1.1 client of `wire.rs`.
+    Raw,
     Hyper,
     Reqwest,
 }
@@ -23,9 +29,13 @@ pub enum ClientKind {
 /// Where the server is, and the bearer token (refreshed in the background).
 pub struct Target {
     pub base: String,
+    /// `HOST:PORT` as given in `--url`.
+    pub authority: String,
     pub addr: SocketAddr,
     pub host: HeaderValue,
     pub token: RwLock<HeaderValue>,
+    /// Bumped by every `set_token`, so connections re-read the token only when it changed.
+    token_generation: AtomicU64,
     pub kind: ClientKind,
     reqwest: reqwest::Client,
 }
@@ -58,9 +68,11 @@ impl Target {
             .context("reqwest client")?;
         Ok(Arc::new(Target {
             host: HeaderValue::from_str(authority).context("host header")?,
+            authority: authority.to_owned(),
             base,
             addr,
             token: RwLock::new(HeaderValue::from_static("Bearer -")),
+            token_generation: AtomicU64::new(0),
             kind,
             reqwest,
         }))
@@ -69,6 +81,7 @@ impl Target {
     pub fn set_token(&self, token: &str) -> anyhow::Result<()> {
         let v = HeaderValue::from_str(&format!("Bearer {token}")).context("token")?;
         *self.token.write().unwrap_or_else(|e| e.into_inner()) = v;
+        self.token_generation.fetch_add(1, Ordering::Release);
         Ok(())
     }
 
@@ -76,10 +89,22 @@ impl Target {
         self.token.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// Changes whenever the token does (read before `token_text`).
+    pub fn token_generation(&self) -> u64 {
+        self.token_generation.load(Ordering::Acquire)
+    }
+
+    /// `Bearer ...`, the value of the Authorization header.
+    pub fn token_text(&self) -> String {
+        String::from_utf8_lossy(self.token().as_bytes()).into_owned()
+    }
+
     pub fn conn(self: &Arc<Self>) -> Conn {
         Conn {
             target: self.clone(),
             sender: None,
+            wire: (self.kind == ClientKind::Raw).then(|| Wire::new(self.clone())),
+            last: Bytes::new(),
         }
     }
 }
@@ -108,12 +133,12 @@ impl Answer {
         }
         self.json()
     }
+}
 
-    /// The `message` of an error answer (`{"status","message","code"}`), joined if an array.
-    pub fn error_message(&self) -> String {
-        error_message(serde_json::from_slice(&self.body).ok().as_ref())
-            .unwrap_or_else(|| String::from_utf8_lossy(&self.body[..self.body.len().min(200)]).into_owned())
-    }
+/// The `message` of an error answer's body, joined if an array; else the body's start.
+pub fn body_error_message(body: &[u8]) -> String {
+    error_message(serde_json::from_slice(body).ok().as_ref())
+        .unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned())
 }
 
 pub fn error_message(v: Option<&serde_json::Value>) -> Option<String> {
@@ -130,10 +155,14 @@ pub fn error_message(v: Option<&serde_json::Value>) -> Option<String> {
     }
 }
 
-/// A worker's connection (hyper: its own TCP connection, reopened when the server closes it).
+/// A worker's connection (raw and hyper: its own TCP connection, reopened when the server
+/// closes it; reqwest: the shared pool).
 pub struct Conn {
     target: Arc<Target>,
     sender: Option<SendRequest<Full<Bytes>>>,
+    wire: Option<Wire>,
+    /// The body of the last `post_borrowed` answer through hyper or reqwest.
+    last: Bytes,
 }
 
 impl Conn {
@@ -157,6 +186,14 @@ impl Conn {
         auth: bool,
     ) -> anyhow::Result<Answer> {
         match self.target.kind {
+            ClientKind::Raw => {
+                let wire = self.wire.as_mut().context("no raw connection")?;
+                let (status, body) = wire.request(method.as_str(), path, body.as_deref(), auth).await?;
+                Ok(Answer {
+                    status,
+                    body: Bytes::copy_from_slice(body),
+                })
+            }
             ClientKind::Hyper => self.send_hyper(method, path, body, auth).await,
             ClientKind::Reqwest => {
                 let t = &self.target;
@@ -229,6 +266,20 @@ impl Conn {
 
     pub async fn post(&mut self, path: &str, body: impl Into<Bytes>) -> anyhow::Result<Answer> {
         self.send(Method::POST, path, Some(body.into()), true).await
+    }
+
+    /// A POST for the load loop: the answer's status and body, borrowed until the next
+    /// request. With the raw client nothing is copied or allocated.
+    pub async fn post_borrowed(&mut self, path: &str, body: &[u8]) -> anyhow::Result<(u16, &[u8])> {
+        if self.target.kind == ClientKind::Raw {
+            let wire = self.wire.as_mut().context("no raw connection")?;
+            return wire.request("POST", path, Some(body), true).await;
+        }
+        let answer = self
+            .send(Method::POST, path, Some(Bytes::copy_from_slice(body)), true)
+            .await?;
+        self.last = answer.body;
+        Ok((answer.status, &self.last))
     }
 }
 

@@ -3,9 +3,11 @@
 pub mod check;
 pub mod genwal;
 pub mod http;
+pub mod payload;
 pub mod report;
 pub mod run;
 pub mod setup;
+pub mod wire;
 pub mod workload;
 
 /// `30s`, `500ms`, `2m`, `1h`, or plain seconds.

@@ -1,17 +1,19 @@
 //! The load: `--connections` workers, each a closed loop on its own keep-alive connection,
-//! until `--duration` has passed or `--count` postings were sent.
+//! until `--duration` has passed or `--count` postings were sent. The loop reuses its buffers
+//! and parses JSON only where a verdict needs it: the generator shares the server's cores.
 
-use super::http::{Answer, Conn, Target, error_message};
+use super::http::{Conn, Target, body_error_message, error_message};
+use super::payload::{Bodies, scan_batch};
 use super::setup::World;
-use super::workload::{Kind, Op, Plan, amount_text};
+use super::workload::{Kind, Op, Plan};
 use clap::ValueEnum;
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write as _;
-use std::sync::Arc;
+use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -35,6 +37,7 @@ pub struct RunConfig {
 /// What the workers saw. Postings whose outcome is unknown (transport error, 408, 5xx)
 /// may or may not have been applied; the exact checks are skipped when there are any.
 pub struct Stats {
+    /// Latency per request in microseconds (the workers share one; `run` puts it here).
     pub hist: Histogram<u64>,
     pub requests: u64,
     pub requests_ok: u64,
@@ -53,7 +56,7 @@ pub struct Stats {
 impl Stats {
     fn new() -> Self {
         Stats {
-            hist: Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("histogram bounds"),
+            hist: latency_histogram(),
             requests: 0,
             requests_ok: 0,
             transport_errors: 0,
@@ -137,25 +140,26 @@ fn generic(message: &str) -> String {
     out
 }
 
-/// One answer of the batch endpoint's `results`: an error object has `code` (and `status`).
+/// A refused item of the batch endpoint's `results`: `{"status","message","code"}`.
 #[derive(Deserialize)]
-struct BatchItem {
-    #[serde(default)]
-    code: Option<String>,
+struct BatchError {
     #[serde(default)]
     status: Option<u16>,
     #[serde(default)]
     message: Option<serde_json::Value>,
 }
 
-#[derive(Deserialize)]
-struct BatchAnswer {
-    results: Vec<BatchItem>,
+fn latency_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("histogram bounds")
 }
 
 struct Shared {
     target: Arc<Target>,
-    world: Arc<World>,
+    /// Latencies of all workers in one histogram, so that the counters a run touches are
+    /// few enough to stay in cache (one histogram per worker spread them over 64 times the
+    /// memory). The lock is uncontended on the default single-threaded runtime.
+    latency: Mutex<Histogram<u64>>,
+    bodies: Bodies,
     plan: Plan,
     issued: AtomicU64,
     done: AtomicU64,
@@ -165,22 +169,6 @@ struct Shared {
     mode: Mode,
     batch_size: usize,
     atomic: bool,
-}
-
-fn posting_fields(body: &mut String, w: &World, op: &Op, key: &str) {
-    let amount = amount_text(op.units);
-    let _ = match op.kind {
-        Kind::Transfer => write!(
-            body,
-            r#""source_account_number":"{}","destination_account_number":"{}","client_service_code":"{}","transaction_amount":{amount},"source_transaction_id":"{key}","transaction_source":"INTERNAL""#,
-            w.wallets[op.a], w.wallets[op.b], w.service
-        ),
-        Kind::Credit | Kind::Debit => write!(
-            body,
-            r#""account_number":"{}","client_service_code":"{}","transaction_source":"EXTERNAL","transaction_amount":{amount},"source_transaction_id":"{key}""#,
-            w.wallets[op.a], w.service
-        ),
-    };
 }
 
 async fn worker(shared: Arc<Shared>, index: usize) -> Stats {
@@ -193,8 +181,17 @@ async fn worker(shared: Arc<Shared>, index: usize) -> Stats {
         1
     };
     let mut ops = Vec::with_capacity(per_request);
-    let mut body = String::with_capacity(per_request * 260 + 64);
+    // Rebuilt in place for every request (a posting is about 260 bytes).
+    let mut body: Vec<u8> = Vec::with_capacity(per_request * 260 + 64);
+    let mut verdicts = Vec::with_capacity(per_request);
+    let batch_head: &[u8] = if shared.atomic {
+        br#"{"atomic":true,"postings":["#
+    } else {
+        br#"{"atomic":false,"postings":["#
+    };
     let mut seq = 0u64;
+    // The end of the previous request doubles as the deadline check's clock.
+    let mut now = Instant::now();
     loop {
         let n = match shared.count {
             Some(total) => {
@@ -205,7 +202,7 @@ async fn worker(shared: Arc<Shared>, index: usize) -> Stats {
                 (total - start).min(per_request as u64) as usize
             }
             None => {
-                if Instant::now() >= shared.deadline {
+                if now >= shared.deadline {
                     break;
                 }
                 per_request
@@ -217,9 +214,9 @@ async fn worker(shared: Arc<Shared>, index: usize) -> Stats {
         let path = match shared.mode {
             Mode::Single => {
                 let op = &ops[0];
-                body.push('{');
-                posting_fields(&mut body, &shared.world, op, &format!("c{index}-{seq}"));
-                body.push('}');
+                body.push(b'{');
+                shared.bodies.push_posting(&mut body, op, index, seq);
+                body.push(b'}');
                 seq += 1;
                 match op.kind {
                     Kind::Transfer => "/api/v1/account-transfers",
@@ -228,24 +225,31 @@ async fn worker(shared: Arc<Shared>, index: usize) -> Stats {
                 }
             }
             Mode::Batch => {
-                let _ = write!(body, r#"{{"atomic":{},"postings":["#, shared.atomic);
+                body.extend_from_slice(batch_head);
                 for (k, op) in ops.iter().enumerate() {
                     if k > 0 {
-                        body.push(',');
+                        body.push(b',');
                     }
-                    let _ = write!(body, r#"{{"command":"{}","#, op.kind.command());
-                    posting_fields(&mut body, &shared.world, op, &format!("c{index}-{seq}"));
-                    body.push('}');
+                    for part in ["{\"command\":\"", op.kind.command(), "\","] {
+                        body.extend_from_slice(part.as_bytes());
+                    }
+                    shared.bodies.push_posting(&mut body, op, index, seq);
+                    body.push(b'}');
                     seq += 1;
                 }
-                body.push_str("]}");
+                body.extend_from_slice(b"]}");
                 "/api/v1/transactions/batch"
             }
         };
         let started = Instant::now();
-        let answer = conn.post(path, body.clone()).await;
-        let micros = started.elapsed().as_micros().min(u128::from(u64::MAX)) as u64;
-        stats.hist.saturating_record(micros.max(1));
+        let answer = conn.post_borrowed(path, &body).await;
+        now = Instant::now();
+        let micros = now.duration_since(started).as_micros().min(u128::from(u64::MAX)) as u64;
+        shared
+            .latency
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .saturating_record(micros.max(1));
         stats.requests += 1;
         let before_errors = stats.postings_failed + stats.postings_unknown;
         match answer {
@@ -253,15 +257,16 @@ async fn worker(shared: Arc<Shared>, index: usize) -> Stats {
                 stats.transport_errors += 1;
                 stats.refused(0, format!("transport: {e:#}"), n as u64);
                 tokio::time::sleep(Duration::from_millis(10)).await;
+                now = Instant::now();
             }
-            Ok(a) if a.status == 200 => {
+            Ok((200, answer)) => {
                 stats.requests_ok += 1;
                 match shared.mode {
                     Mode::Single => stats.applied(&ops[0]),
-                    Mode::Batch => batch_results(&mut stats, &a, &ops),
+                    Mode::Batch => batch_results(&mut stats, answer, &ops, &mut verdicts),
                 }
             }
-            Ok(a) => stats.refused(a.status, a.error_message(), n as u64),
+            Ok((status, answer)) => stats.refused(status, body_error_message(answer), n as u64),
         }
         shared.done.fetch_add(n as u64, Ordering::Relaxed);
         let errors = stats.postings_failed + stats.postings_unknown - before_errors;
@@ -272,31 +277,29 @@ async fn worker(shared: Arc<Shared>, index: usize) -> Stats {
     stats
 }
 
-fn batch_results(stats: &mut Stats, answer: &Answer, ops: &[Op]) {
-    match serde_json::from_slice::<BatchAnswer>(&answer.body) {
-        Ok(b) if b.results.len() == ops.len() => {
-            for (item, op) in b.results.iter().zip(ops) {
-                if item.code.is_none() && item.status.is_none() {
+/// Counts each posting of a batch by its item in `results`; only refused items are parsed.
+fn batch_results(stats: &mut Stats, answer: &[u8], ops: &[Op], verdicts: &mut Vec<Option<Range<usize>>>) {
+    match scan_batch(answer, verdicts) {
+        Ok(()) if verdicts.len() == ops.len() => {
+            for (verdict, op) in verdicts.iter().zip(ops) {
+                let Some(item) = verdict else {
                     stats.applied(op);
-                } else {
-                    let message = error_message(
-                        item.message
-                            .as_ref()
-                            .map(|m| serde_json::json!({ "message": m }))
-                            .as_ref(),
-                    )
-                    .unwrap_or_default();
-                    stats.refused(item.status.unwrap_or(0), message, 1);
+                    continue;
+                };
+                match serde_json::from_slice::<BatchError>(&answer[item.clone()]) {
+                    Ok(e) => {
+                        let message =
+                            error_message(e.message.as_ref().map(|m| serde_json::json!({ "message": m })).as_ref())
+                                .unwrap_or_default();
+                        stats.refused(e.status.unwrap_or(0), message, 1);
+                    }
+                    Err(e) => stats.refused(0, format!("batch answer item unreadable: {e}"), 1),
                 }
             }
         }
-        Ok(b) => stats.refused(
+        Ok(()) => stats.refused(
             0,
-            format!(
-                "batch answer has {} results for {} postings",
-                b.results.len(),
-                ops.len()
-            ),
+            format!("batch answer has {} results for {} postings", verdicts.len(), ops.len()),
             ops.len() as u64,
         ),
         Err(e) => stats.refused(0, format!("batch answer unreadable: {e}"), ops.len() as u64),
@@ -312,7 +315,8 @@ pub async fn run(target: &Arc<Target>, world: Arc<World>, plan: Plan, cfg: &RunC
     let started = Instant::now();
     let shared = Arc::new(Shared {
         target: target.clone(),
-        world,
+        latency: Mutex::new(latency_histogram()),
+        bodies: Bodies::new(&world),
         plan,
         issued: AtomicU64::new(0),
         done: AtomicU64::new(0),
@@ -375,6 +379,10 @@ pub async fn run(target: &Arc<Target>, world: Arc<World>, plan: Plan, cfg: &RunC
         }
     }
     let elapsed = started.elapsed();
+    stats
+        .hist
+        .add(&*shared.latency.lock().unwrap_or_else(|e| e.into_inner()))
+        .expect("same histogram bounds");
     ticker.abort();
     bar.finish_and_clear();
     RunResult { stats, elapsed }

@@ -281,9 +281,27 @@ impl Generator {
     }
 }
 
-/// `units` as a plain decimal text (`1.2300` -> `1.23`), as JSON number text.
-pub fn amount_text(units: i64) -> String {
-    Decimal::new(units, SCALE).normalize().to_string()
+/// Appends `units` as plain decimal text without trailing zeros (`1.2300` -> `1.23`), as JSON
+/// number text: what `Decimal::new(units, SCALE).normalize()` prints, without its formatting
+/// machinery (this runs for every posting the load sends).
+pub fn push_amount(out: &mut Vec<u8>, units: i64) {
+    if units < 0 {
+        out.push(b'-');
+    }
+    let unit = 10_u64.pow(SCALE);
+    let (whole, mut frac) = (units.unsigned_abs() / unit, units.unsigned_abs() % unit);
+    super::wire::push_decimal(out, whole);
+    if frac != 0 {
+        let mut digits = SCALE;
+        while frac % 10 == 0 {
+            frac /= 10;
+            digits -= 1;
+        }
+        out.push(b'.');
+        for k in (0..digits).rev() {
+            out.push(b'0' + (frac / 10_u64.pow(k) % 10) as u8);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -313,8 +331,15 @@ mod tests {
         let a: AmountRange = "2".parse().unwrap();
         assert_eq!((a.lo, a.hi), (20_000, 20_000));
         assert!("0.00001".parse::<AmountRange>().is_err());
-        assert_eq!(amount_text(12_300), "1.23");
-        assert_eq!(amount_text(100), "0.01");
+        for units in (-20_000..=60_000).chain([i64::MAX, i64::MIN, 123_456_789]) {
+            let mut out = Vec::new();
+            push_amount(&mut out, units);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                Decimal::new(units, SCALE).normalize().to_string(),
+                "{units}"
+            );
+        }
     }
 
     #[test]

@@ -73,8 +73,9 @@ struct LoadArgs {
     /// Print one JSON object with every figure instead of the text report.
     #[arg(long)]
     json: bool,
-    /// HTTP client: hyper (one owned connection per worker) or reqwest (pooled).
-    #[arg(long, value_enum, default_value_t = ClientKind::Hyper)]
+    /// HTTP client: raw (a lean hand-written HTTP/1.1 client, one owned connection per
+    /// worker), hyper (one owned connection per worker) or reqwest (pooled).
+    #[arg(long, value_enum, default_value_t = ClientKind::Raw)]
     client: ClientKind,
     /// Runtime threads of the generator (it shares the machine with the server).
     #[arg(long, default_value_t = 1)]
