@@ -354,8 +354,9 @@ pub struct BatchResponse {
 #[derive(Debug, Serialize)]
 #[serde(untagged)]
 pub enum BatchResult {
-    Transfer(PostingJson),
-    Transaction(TransactionJson),
+    /// Answers are boxed so that a batch's results are a vector of small items.
+    Transfer(Box<PostingJson>),
+    Transaction(Box<TransactionJson>),
     Error(ErrorBody),
 }
 
@@ -443,8 +444,8 @@ pub async fn batch(auth: AuthUser, JsonBody(body): JsonBody) -> Result<Json<Batc
         let outcomes = auth.ledger.post_batch(&auth.caller, inputs, atomic).await;
         for ((slot, command), outcome) in slots.into_iter().zip(commands).zip(outcomes) {
             results[slot] = Some(match outcome {
-                Ok(o) if command == Some("TRANSFER") => BatchResult::Transfer(PostingJson::of(&o)),
-                Ok(o) => BatchResult::Transaction(TransactionJson::of(o.wallet_leg())),
+                Ok(o) if command == Some("TRANSFER") => BatchResult::Transfer(Box::new(PostingJson::of(&o))),
+                Ok(o) => BatchResult::Transaction(Box::new(TransactionJson::of(o.wallet_leg()))),
                 Err(e) => error_result(e.into()),
             });
         }
