@@ -77,7 +77,7 @@ struct Shared {
     ledger: OnceLock<Ledger>,
     tokens: TokenKeys,
     logins: LoginLimiter,
-    in_flight: Arc<Semaphore>,
+    in_flight: Semaphore,
 }
 
 impl AppState {
@@ -88,7 +88,7 @@ impl AppState {
                 ledger: OnceLock::new(),
                 tokens: TokenKeys::new(&config.jwt_secret, config.token_ttl),
                 logins: LoginLimiter::default(),
-                in_flight: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
+                in_flight: Semaphore::new(config.max_in_flight.max(1)),
             }),
         }
     }
@@ -208,7 +208,7 @@ async fn edge(State(state): State<AppState>, req: Request, next: Next) -> Respon
         return recovering().into_response();
     }
     // Held for the whole request; the semaphore is never closed, so acquiring cannot fail.
-    let Ok(_permit) = state.inner.in_flight.clone().acquire_owned().await else {
+    let Ok(_permit) = state.inner.in_flight.acquire().await else {
         return ApiError::Unavailable("walletd is shutting down".into()).into_response();
     };
     shape_bodiless_error(next.run(req).await)

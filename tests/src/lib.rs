@@ -190,6 +190,12 @@ pub fn shared_server() -> Arc<TestServer> {
     s
 }
 
+/// A JSON string's text; panics (failing the test) on anything else. Test files import it
+/// as `s`.
+pub fn text_of(v: &Value) -> String {
+    v.as_str().unwrap_or_else(|| panic!("not a string: {v}")).to_owned()
+}
+
 /// A unique string for this process (idempotency keys, names, usernames).
 pub fn uid(prefix: &str) -> String {
     static NEXT: AtomicU64 = AtomicU64::new(1);

@@ -5,11 +5,8 @@
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use std::sync::Arc;
+use walletd_tests::text_of as s;
 use walletd_tests::{Api, Method, TestServer, assert_leg_shape, shared_server, uid};
-
-fn s(v: &Value) -> String {
-    v.as_str().unwrap_or_else(|| panic!("not a string: {v}")).to_owned()
-}
 
 struct Fixture {
     _srv: Arc<TestServer>,

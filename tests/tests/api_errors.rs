@@ -7,11 +7,8 @@
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use std::sync::Arc;
+use walletd_tests::text_of as s;
 use walletd_tests::{Api, Method, Reply, TestServer, client_body, shared_server, uid};
-
-fn s(v: &Value) -> String {
-    v.as_str().unwrap_or_else(|| panic!("not a string: {v}")).to_owned()
-}
 
 /// A client with an active fee-less service (0.01 to 1000) and an ACTIVE wallet holding 100.
 struct Fixture {

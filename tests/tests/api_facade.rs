@@ -4,12 +4,9 @@
 //! only) that closes the wallet and keeps its history in `/api/v1`.
 
 use rust_decimal::Decimal;
-use serde_json::{Value, json};
+use serde_json::json;
+use walletd_tests::text_of as s;
 use walletd_tests::{Api, Method, Reply, shared_server, uid};
-
-fn s(v: &Value) -> String {
-    v.as_str().unwrap_or_else(|| panic!("not a string: {v}")).to_owned()
-}
 
 /// The facade's error shape, exactly.
 #[track_caller]

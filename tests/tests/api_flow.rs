@@ -8,14 +8,11 @@ use calamine::{Data, Reader, Xlsx};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use std::io::Cursor;
+use walletd_tests::text_of as s;
 use walletd_tests::{
     ADMIN_PASSWORD, Api, Reply, assert_id, assert_leg_shape, assert_money, assert_timestamp, client_total,
     profile_body, shared_server, uid, utc_date,
 };
-
-fn s(v: &Value) -> String {
-    v.as_str().unwrap_or_else(|| panic!("not a string: {v}")).to_owned()
-}
 
 /// The legs of one posting (and of its reversal), newest first.
 async fn legs_of(api: &Api, sti: &str) -> Vec<Value> {

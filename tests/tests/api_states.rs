@@ -4,13 +4,10 @@
 //! refuse postings until it is activated again.
 
 use rust_decimal::Decimal;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::sync::Arc;
+use walletd_tests::text_of as s;
 use walletd_tests::{Api, Reply, TestServer, assert_id, profile_body, shared_server, uid};
-
-fn s(v: &Value) -> String {
-    v.as_str().unwrap_or_else(|| panic!("not a string: {v}")).to_owned()
-}
 
 struct Fixture {
     _srv: Arc<TestServer>,

@@ -3,12 +3,9 @@
 //! transaction, reversal, statement, facade app and wallets); lists show only A's objects;
 //! ADMIN-only routes answer 403; a deleted user's token stops working at once.
 
-use serde_json::{Value, json};
+use serde_json::json;
+use walletd_tests::text_of as s;
 use walletd_tests::{Api, Reply, profile_body, shared_server, uid};
-
-fn s(v: &Value) -> String {
-    v.as_str().unwrap_or_else(|| panic!("not a string: {v}")).to_owned()
-}
 
 /// One client's objects, made by the admin.
 struct Tenant {

@@ -32,10 +32,7 @@ fn main() {
     let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
     let wallets = args.first().copied().unwrap_or(100_000);
     let postings = args.get(1).copied().unwrap_or(500_000);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = runtime();
     let dir = std::env::temp_dir().join(format!("walletd-memory-probe-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     rt.block_on(async {
@@ -74,15 +71,7 @@ fn main() {
         );
         w.ledger.shutdown();
     });
-    // Passive wallets and recovery time, in a fresh process: it recovers the ledger from the
-    // log and keeps every wallet as plain data until it is used.
-    let out = std::process::Command::new(std::env::current_exe().expect("own path"))
-        .arg("reopen")
-        .arg(&dir)
-        .arg(wallets.to_string())
-        .output()
-        .expect("run the reopen step");
-    print!("{}", String::from_utf8_lossy(&out.stdout));
+    reopen_in_fresh_process(&dir, wallets);
     if std::env::var_os("WALLETD_PROBE_KEEP").is_some() {
         println!("kept {}", dir.display());
     } else {
@@ -92,10 +81,7 @@ fn main() {
 
 /// Wallets created and never used: what a platform's long tail of wallets costs.
 fn idle(wallets: usize) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = runtime();
     let dir = std::env::temp_dir().join(format!("walletd-memory-idle-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     rt.block_on(async {
@@ -110,21 +96,31 @@ fn idle(wallets: usize) {
         );
         w.ledger.shutdown();
     });
+    reopen_in_fresh_process(&dir, wallets);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// Passive wallets and recovery time, in a fresh process: it recovers the ledger from the log
+/// and keeps every wallet as plain data until it is used.
+fn reopen_in_fresh_process(dir: &std::path::Path, wallets: usize) {
     let out = std::process::Command::new(std::env::current_exe().expect("own path"))
         .arg("reopen")
-        .arg(&dir)
+        .arg(dir)
         .arg(wallets.to_string())
         .output()
         .expect("run the reopen step");
     print!("{}", String::from_utf8_lossy(&out.stdout));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn reopen(dir: &std::path::Path, wallets: usize) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = runtime();
     rt.block_on(async {
         let before = rss_bytes();
         let mut config = walletd_engine::LedgerConfig::new(dir);
