@@ -5,11 +5,12 @@
 //! It never calls another actor; it only replies.
 
 use crate::codec::Money;
-use crate::coordinator::CoordinatorMsg;
+use crate::coordinator::{CoordinatorMsg, UnitAnswers};
 use crate::record::AccountStatus;
 use bincode::{Decode, Encode};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use rust_decimal::Decimal;
+use std::sync::Arc;
 use tokio::sync::oneshot;
 
 /// One leg in an account's history: its transaction id and the balance right after it.
@@ -77,13 +78,30 @@ pub enum Refusal {
     InsufficientFunds,
 }
 
-/// Where a leg's answer goes: the coordinator running the posting.
+/// Where a leg's answer goes: its slot in the unit's answers, and the coordinator running the
+/// unit, which the leg that completes a phase tells (one message per phase and unit, not per leg).
 #[derive(Clone, Debug)]
 pub struct LegReply {
     pub coordinator: ActorRef<CoordinatorMsg>,
     pub token: u64,
-    /// The leg's index among all legs of the unit the coordinator runs.
+    /// At Prepare, the leg's index among all legs of the unit; at Commit, among the legs of
+    /// the unit's WAL entry.
     pub leg: u32,
+    pub answers: Arc<UnitAnswers>,
+}
+
+impl LegReply {
+    pub fn prepared(&self, result: Result<(), Refusal>) {
+        if self.answers.prepared(self.leg as usize, result) {
+            let _ = self.coordinator.cast(CoordinatorMsg::Prepared { token: self.token });
+        }
+    }
+
+    pub fn committed(&self, previous: Decimal, current: Decimal) {
+        if self.answers.committed(self.leg as usize, (previous, current)) {
+            let _ = self.coordinator.cast(CoordinatorMsg::Committed { token: self.token });
+        }
+    }
 }
 
 /// A read of an account's live state.
@@ -266,21 +284,11 @@ impl Actor for AccountActor {
                 credit_before,
                 reply,
             } => {
-                let result = acc.prepare(delta, credit_before);
-                let _ = reply.coordinator.cast(CoordinatorMsg::Prepared {
-                    token: reply.token,
-                    leg: reply.leg,
-                    result,
-                });
+                reply.prepared(acc.prepare(delta, credit_before));
             }
             AccountMsg::Commit { txn_id, delta, reply } => {
                 let (previous, current) = acc.commit(txn_id, delta);
-                let _ = reply.coordinator.cast(CoordinatorMsg::Committed {
-                    token: reply.token,
-                    leg: reply.leg,
-                    previous,
-                    current,
-                });
+                reply.committed(previous, current);
             }
             AccountMsg::Abort { delta } => acc.abort(delta),
             AccountMsg::PrepareStatus { status, reply } => {

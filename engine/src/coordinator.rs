@@ -3,14 +3,16 @@
 //! a token:
 //!
 //! 1. `Submit`: send `Prepare` to every leg's account actor (each checks and holds funds).
-//! 2. `Prepared` from every leg: a posting with a refused leg has its other legs aborted and is
-//!    answered with the refusal (in an atomic unit, every posting is); the others are appended
-//!    to the WAL together, as one record.
+//! 2. `Prepared` once every leg has answered: a posting with a refused leg has its other legs
+//!    aborted and is answered with the refusal (in an atomic unit, every posting is); the
+//!    others are appended to the WAL together, as one record.
 //! 3. `Durable` from the WAL writer (which has already sent `Commit` to the accounts, in log
-//!    order), then `Committed` from every leg: answer with the balances.
+//!    order), and `Committed` once every leg has committed: answer with the balances.
 //! 4. `Failed` from the WAL writer (fail-stop): `Abort` every leg and answer unavailable.
 //!
-//! Coordinators form a small pool; no single actor sees every posting.
+//! Legs answer into the unit's [`UnitAnswers`]; only the answer that completes a phase is a
+//! message, so a unit of a thousand postings costs the coordinator two messages, not four
+//! thousand. Coordinators form a small pool; no single actor sees every posting.
 
 use crate::account::{AccountMsg, LegReply, Refusal};
 use crate::record::{PostingKind, PostingRecord, Record};
@@ -19,7 +21,8 @@ use crate::state::{IdempotencyEntry, LedgerState, Settle};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use rust_decimal::Decimal;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use tokio::sync::oneshot;
 use walletd_wal::WalWriter;
 
@@ -58,25 +61,68 @@ pub enum PostingFailure {
 pub type UnitResult = Vec<Result<CommittedPosting, PostingFailure>>;
 pub type UnitReply = oneshot::Sender<UnitResult>;
 
+/// One leg's answers, each given once.
+#[derive(Debug, Default)]
+struct LegAnswer {
+    prepared: OnceLock<Result<(), Refusal>>,
+    /// (previous, current) balance; indexed by the leg's place in the unit's WAL entry.
+    committed: OnceLock<(Decimal, Decimal)>,
+}
+
+/// Where a unit's accounts answer Prepare and Commit: a slot per leg and phase, and a count
+/// of the answers still due. The answer that brings a count to zero is the one that tells
+/// the coordinator (the count's acquire-release chain makes every slot set before it visible).
+#[derive(Debug)]
+pub struct UnitAnswers {
+    legs: Box<[LegAnswer]>,
+    prepares_left: AtomicUsize,
+    commits_left: AtomicUsize,
+}
+
+impl UnitAnswers {
+    fn new(legs: usize) -> Arc<UnitAnswers> {
+        Arc::new(UnitAnswers {
+            legs: (0..legs).map(|_| LegAnswer::default()).collect(),
+            prepares_left: AtomicUsize::new(legs),
+            commits_left: AtomicUsize::new(0),
+        })
+    }
+
+    /// Records leg `leg`'s Prepare answer; true for the answer that completes the phase.
+    /// A second answer for the same leg is ignored.
+    pub(crate) fn prepared(&self, leg: usize, result: Result<(), Refusal>) -> bool {
+        match self.legs.get(leg) {
+            Some(slot) if slot.prepared.set(result).is_ok() => self.prepares_left.fetch_sub(1, Ordering::AcqRel) == 1,
+            _ => false,
+        }
+    }
+
+    /// Records the balances of the `leg`th leg of the unit's WAL entry; true for the answer
+    /// that completes the phase.
+    pub(crate) fn committed(&self, leg: usize, balances: (Decimal, Decimal)) -> bool {
+        match self.legs.get(leg) {
+            Some(slot) if slot.committed.set(balances).is_ok() => self.commits_left.fetch_sub(1, Ordering::AcqRel) == 1,
+            _ => false,
+        }
+    }
+}
+
 pub enum CoordinatorMsg {
     Submit {
         draft: Box<UnitDraft>,
         reply: UnitReply,
     },
+    /// Every leg of the unit has answered Prepare.
     Prepared {
         token: u64,
-        leg: u32,
-        result: Result<(), Refusal>,
     },
     Durable {
         token: u64,
         records: Vec<PostingRecord>,
     },
+    /// Every leg of the unit's WAL entry has committed.
     Committed {
         token: u64,
-        leg: u32,
-        previous: Decimal,
-        current: Decimal,
     },
     Failed {
         token: u64,
@@ -107,6 +153,7 @@ struct InFlight {
     deltas: Vec<Decimal>,
     actors: Vec<ActorRef<AccountMsg>>,
     prepared_ok: Vec<bool>,
+    answers: Arc<UnitAnswers>,
     answered: usize,
     /// For each leg of the WAL entry (postings that went on), its index in the flat list.
     appended_legs: Vec<usize>,
@@ -185,6 +232,8 @@ impl TransferCoordinator {
         if records.is_empty() {
             return;
         }
+        // Before the WAL writer can send a single Commit.
+        f.answers.commits_left.store(f.appended_legs.len(), Ordering::Release);
         let record = if records.len() == 1 {
             Record::Posting(records.pop().expect("one"))
         } else {
@@ -195,6 +244,7 @@ impl TransferCoordinator {
             actors,
             coordinator: me.clone(),
             token,
+            answers: f.answers.clone(),
         };
         if self.wal.append(entry).is_err() {
             self.fail(f, "the write-ahead log has stopped".into());
@@ -277,6 +327,7 @@ impl Actor for TransferCoordinator {
                     deltas: Vec::new(),
                     actors: Vec::new(),
                     prepared_ok: Vec::new(),
+                    answers: UnitAnswers::new(0),
                     answered: 0,
                     appended_legs: Vec::new(),
                     appended_postings: Vec::new(),
@@ -305,6 +356,7 @@ impl Actor for TransferCoordinator {
                     });
                 }
                 let n = f.deltas.len();
+                f.answers = UnitAnswers::new(n);
                 f.prepared_ok = vec![false; n];
                 f.balances = vec![None; n];
                 // In an atomic unit a debit may spend what earlier postings of the unit credit
@@ -325,19 +377,16 @@ impl Actor for TransferCoordinator {
                         coordinator: me.clone(),
                         token,
                         leg: i as u32,
+                        answers: f.answers.clone(),
                     };
                     let prepare = AccountMsg::Prepare {
                         delta: f.deltas[i],
                         credit_before: credit_before[i],
                         reply: leg_reply,
                     };
-                    if actor.cast(prepare).is_err() {
-                        // A stopped account answers nothing: count its leg as refused.
-                        let _ = me.cast(CoordinatorMsg::Prepared {
-                            token,
-                            leg: i as u32,
-                            result: Err(Refusal::InsufficientFunds),
-                        });
+                    if actor.cast(prepare).is_err() && f.answers.prepared(i, Err(Refusal::InsufficientFunds)) {
+                        // A stopped account answers nothing: its leg counts as refused.
+                        let _ = me.cast(CoordinatorMsg::Prepared { token });
                     }
                 }
                 if n == 0 {
@@ -346,25 +395,32 @@ impl Actor for TransferCoordinator {
                     st.in_flight.insert(token, f);
                 }
             }
-            CoordinatorMsg::Prepared { token, leg, result } => {
+            CoordinatorMsg::Prepared { token } => {
                 let Some(f) = st.in_flight.get_mut(&token) else {
                     return Ok(());
                 };
-                let leg = leg as usize;
-                f.answered += 1;
-                match result {
-                    Ok(()) => f.prepared_ok[leg] = true,
-                    Err(refusal) => {
-                        if let Some(p) = f.postings.iter_mut().find(|p| p.legs.contains(&leg))
-                            && p.refusal.is_none()
-                        {
-                            p.refusal = Some((leg - p.legs.start, refusal));
+                let InFlight {
+                    postings,
+                    answers,
+                    prepared_ok,
+                    ..
+                } = &mut *f;
+                for p in postings.iter_mut() {
+                    for leg in p.legs.clone() {
+                        // Every slot is set by now; an empty one would be a bug: refuse the leg.
+                        match answers.legs[leg].prepared.get() {
+                            Some(Ok(())) => prepared_ok[leg] = true,
+                            other => {
+                                let refusal = match other {
+                                    Some(Err(r)) => *r,
+                                    _ => Refusal::InsufficientFunds,
+                                };
+                                p.refusal.get_or_insert((leg - p.legs.start, refusal));
+                            }
                         }
                     }
                 }
-                if f.answered < f.deltas.len() {
-                    return Ok(());
-                }
+                f.answered = f.deltas.len();
                 self.decide(&me, token, f);
                 if Self::finished(f) {
                     let f = st.in_flight.remove(&token).expect("present");
@@ -389,21 +445,14 @@ impl Actor for TransferCoordinator {
                     Self::answer(f);
                 }
             }
-            CoordinatorMsg::Committed {
-                token,
-                leg,
-                previous,
-                current,
-            } => {
+            CoordinatorMsg::Committed { token } => {
                 let Some(f) = st.in_flight.get_mut(&token) else {
                     return Ok(());
                 };
-                let Some(&flat) = f.appended_legs.get(leg as usize) else {
-                    return Ok(());
-                };
-                if f.balances[flat].replace((previous, current)).is_none() {
-                    f.committed += 1;
+                for (k, &flat) in f.appended_legs.iter().enumerate() {
+                    f.balances[flat] = f.answers.legs[k].committed.get().copied();
                 }
+                f.committed = f.appended_legs.len();
                 Self::collect(f);
                 if Self::finished(f) {
                     let f = st.in_flight.remove(&token).expect("present");
@@ -426,5 +475,56 @@ impl Actor for TransferCoordinator {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::AccountStatus;
+
+    #[test]
+    fn only_the_answer_that_completes_a_phase_reports_it() {
+        let answers = UnitAnswers::new(3);
+        assert!(!answers.prepared(2, Ok(())));
+        // A second answer for the same leg counts for nothing.
+        assert!(!answers.prepared(2, Err(Refusal::InsufficientFunds)));
+        assert!(!answers.prepared(7, Ok(())), "no such leg");
+        assert!(!answers.prepared(0, Err(Refusal::NotDebitable(AccountStatus::Dormant))));
+        assert!(answers.prepared(1, Ok(())));
+        assert_eq!(answers.legs[2].prepared.get(), Some(&Ok(())));
+        assert_eq!(
+            answers.legs[0].prepared.get(),
+            Some(&Err(Refusal::NotDebitable(AccountStatus::Dormant)))
+        );
+
+        // Two of the three legs went to the log.
+        answers.commits_left.store(2, Ordering::Release);
+        let one = Decimal::ONE;
+        assert!(!answers.committed(1, (one, one + one)));
+        assert!(!answers.committed(1, (one, one)));
+        assert!(answers.committed(0, (Decimal::ZERO, one)));
+        assert_eq!(answers.legs[1].committed.get(), Some(&(one, one + one)));
+    }
+
+    #[test]
+    fn answers_from_many_threads_report_each_phase_exactly_once() {
+        let legs = 512;
+        let answers = UnitAnswers::new(legs);
+        let reported = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for t in 0..4 {
+                let (answers, reported) = (&answers, &reported);
+                s.spawn(move || {
+                    for leg in (t..legs).step_by(4) {
+                        if answers.prepared(leg, Ok(())) {
+                            reported.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                });
+            }
+        });
+        assert_eq!(reported.load(Ordering::Relaxed), 1);
+        assert!(answers.legs.iter().all(|l| l.prepared.get() == Some(&Ok(()))));
     }
 }

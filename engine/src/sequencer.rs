@@ -6,7 +6,7 @@
 use crate::account::{AccountMsg, AccountView, LegReply};
 use crate::catalog::Applied;
 use crate::codec;
-use crate::coordinator::CoordinatorMsg;
+use crate::coordinator::{CoordinatorMsg, UnitAnswers};
 use crate::error::{EngineError, Result};
 use crate::record::{AccountStatus, Record};
 use crate::snapshot::SnapshotScheduler;
@@ -37,6 +37,8 @@ pub enum WalEntry {
         actors: Vec<ActorRef<AccountMsg>>,
         coordinator: ActorRef<CoordinatorMsg>,
         token: u64,
+        /// Where the unit's accounts answer their commits.
+        answers: Arc<UnitAnswers>,
     },
 }
 
@@ -128,6 +130,7 @@ impl Sequencer for LedgerSequencer {
                 actors,
                 coordinator,
                 token,
+                answers,
             } => {
                 let postings = match record {
                     Record::Posting(p) => vec![p],
@@ -143,6 +146,7 @@ impl Sequencer for LedgerSequencer {
                             coordinator: coordinator.clone(),
                             token,
                             leg: k as u32,
+                            answers: answers.clone(),
                         };
                         if let Some(actor) = actors.get(k) {
                             let commit = AccountMsg::Commit {
