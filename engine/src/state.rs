@@ -359,6 +359,15 @@ impl LedgerState {
     /// The bookkeeping of a durable posting, shared by live apply and replay: index its legs,
     /// settle its idempotency key and, for a reversal, mark the original reversed.
     pub fn record_posting(&self, loc: u64, p: &PostingRecord) {
+        if self.index_posting(loc, p) {
+            self.idempotency
+                .insert((p.client_id, p.source_transaction_id.clone()), settled(p));
+        }
+    }
+
+    /// Everything `record_posting` does but settle the idempotency key; true when the posting
+    /// has one to settle (every kind but a reversal, which claims its original instead).
+    fn index_posting(&self, loc: u64, p: &PostingRecord) -> bool {
         let client_legs = self.client_leg_list(p.client_id);
         for (i, leg) in p.legs.iter().enumerate() {
             client_legs.push(p.first_txn_id + i as u64);
@@ -377,35 +386,34 @@ impl LedgerState {
         match p.kind {
             PostingKind::Reversal { original } => {
                 self.reversals.insert(original, p.first_txn_id);
+                false
             }
-            _ => {
-                self.idempotency.insert(
-                    (p.client_id, p.source_transaction_id.clone()),
-                    IdempotencyEntry::Done {
-                        fingerprint: p.fingerprint,
-                        first_txn_id: p.first_txn_id,
-                    },
-                );
-            }
+            _ => true,
         }
     }
 
-    fn replay_posting(&self, loc: u64, p: &PostingRecord) -> Result<()> {
-        self.record_posting(loc, p);
+    fn replay_posting(&self, loc: u64, p: PostingRecord, keys: &mut Vec<SettledKey>) -> Result<()> {
         for (i, leg) in p.legs.iter().enumerate() {
             self.accounts
                 .with_passive(leg.account_id, |s| s.apply_leg(p.first_txn_id + i as u64, leg.delta.0))?;
+        }
+        if self.index_posting(loc, &p) {
+            let entry = settled(&p);
+            keys.push(((p.client_id, p.source_transaction_id), entry));
         }
         Ok(())
     }
 
     /// Replay of one record during recovery: the same rules as live, applied to passive states.
-    pub fn replay(&self, seq: u64, loc: u64, record: &Record) -> Result<()> {
+    /// The idempotency keys the record settles are pushed to `keys` rather than inserted, so
+    /// that recovery can insert them on another thread ([`LedgerState::settle_keys`]); nothing
+    /// in replay reads them.
+    pub fn replay(&self, seq: u64, loc: u64, record: Record, keys: &mut Vec<SettledKey>) -> Result<()> {
         match record {
-            Record::Posting(p) => self.replay_posting(loc, p)?,
+            Record::Posting(p) => self.replay_posting(loc, p, keys)?,
             Record::Batch(postings) => {
                 for p in postings {
-                    self.replay_posting(loc, p)?;
+                    self.replay_posting(loc, p, keys)?;
                 }
             }
             Record::SetAccountStatus {
@@ -414,15 +422,34 @@ impl LedgerState {
                 at_ms,
             } => {
                 self.accounts
-                    .with_passive(*account_id, |s| s.apply_status(*status, *at_ms))?;
+                    .with_passive(account_id, |s| s.apply_status(status, at_ms))?;
             }
             other => {
                 // A record refused live (a unique key taken) is refused again here, identically.
-                let _ = self.apply_catalog(other);
+                let _ = self.apply_catalog(&other);
             }
         }
         self.last_seq.store(seq, Ordering::Release);
         Ok(())
+    }
+}
+
+/// An idempotency key and the entry that settles it.
+pub type SettledKey = ((u64, String), IdempotencyEntry);
+
+fn settled(p: &PostingRecord) -> IdempotencyEntry {
+    IdempotencyEntry::Done {
+        fingerprint: p.fingerprint,
+        first_txn_id: p.first_txn_id,
+    }
+}
+
+impl LedgerState {
+    /// Inserts keys that replay deferred.
+    pub fn settle_keys(&self, keys: Vec<SettledKey>) {
+        for (key, entry) in keys {
+            self.idempotency.insert(key, entry);
+        }
     }
 }
 
