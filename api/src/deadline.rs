@@ -11,18 +11,21 @@ use std::sync::{Arc, OnceLock, Weak};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-/// One request's place. `stamp` is 0 while free, else the request's start in milliseconds
-/// since `Deadlines::base`, plus one. `expired` holds the stamp the reaper gave up on: a slot
-/// reused by a later request (whose stamp differs) is never expired by mistake.
+/// One request's place. `stamp` is 0 while free, else the claim's stamp: its start in
+/// milliseconds since `Deadlines::base` (high bits) and a claim counter (low bits), never 0.
+/// `expired` holds the stamp the reaper gave up on: a slot reused by a later claim (whose
+/// stamp differs, even within the same millisecond) is never expired by mistake.
 struct Slot {
     stamp: AtomicU64,
     expired: AtomicU64,
     waker: AtomicWaker,
 }
 
+/// The deadlines of the requests in flight: one slot each, and the reaper that expires them.
 pub struct Deadlines {
     slots: Box<[Slot]>,
     next: AtomicUsize,
+    claims: AtomicU64,
     base: Instant,
     limit: Duration,
     reaper: OnceLock<()>,
@@ -54,20 +57,26 @@ impl Deadlines {
         Arc::new(Deadlines {
             slots,
             next: AtomicUsize::new(0),
+            claims: AtomicU64::new(0),
             base: Instant::now(),
             limit,
             reaper: OnceLock::new(),
         })
     }
 
-    fn now_stamp(&self) -> u64 {
-        self.base.elapsed().as_millis() as u64 + 1
+    /// Bits of a stamp that count claims; the rest is milliseconds (2^40 ms is 34 years).
+    const CLAIM_BITS: u32 = 24;
+
+    fn now_ms(&self) -> u64 {
+        self.base.elapsed().as_millis() as u64
     }
 
     fn claim(&self) -> Option<Claim<'_>> {
         let n = self.slots.len();
         let start = self.next.fetch_add(1, Ordering::Relaxed);
-        let stamp = self.now_stamp();
+        let count = self.claims.fetch_add(1, Ordering::Relaxed) & ((1 << Self::CLAIM_BITS) - 1);
+        // Milliseconds plus one, so that a stamp is never 0 (a free slot).
+        let stamp = ((self.now_ms() + 1) << Self::CLAIM_BITS) | count;
         (0..n).find_map(|k| {
             let slot = &self.slots[(start + k) % n];
             slot.stamp
@@ -78,7 +87,8 @@ impl Deadlines {
     }
 
     /// Runs `fut` to completion, or answers `None` once it has run longer than the limit
-    /// (within a tenth of the limit). Must be called inside a tokio runtime.
+    /// (within a tenth of the limit). Must be called inside a tokio runtime; the reaper runs
+    /// on the runtime of the first call, which for the server is its only one.
     pub async fn run<F: Future>(self: &Arc<Self>, fut: F) -> Option<F::Output> {
         self.reaper.get_or_init(|| {
             tokio::spawn(reap(Arc::downgrade(self), self.tick()));
@@ -108,11 +118,12 @@ impl Deadlines {
 
     /// Expires every request that has run past the limit.
     fn sweep(&self) {
-        let now = self.now_stamp();
+        let now = self.now_ms() + 1;
         let limit = self.limit.as_millis() as u64;
         for slot in self.slots.iter() {
             let stamp = slot.stamp.load(Ordering::Acquire);
-            if stamp != 0 && now.saturating_sub(stamp) >= limit && slot.expired.load(Ordering::Relaxed) != stamp {
+            let started = stamp >> Self::CLAIM_BITS;
+            if stamp != 0 && now.saturating_sub(started) >= limit && slot.expired.load(Ordering::Relaxed) != stamp {
                 slot.expired.store(stamp, Ordering::Release);
                 slot.waker.wake();
             }

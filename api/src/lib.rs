@@ -204,13 +204,16 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
 /// and the API description answers 503; at most `max_in_flight` requests are served at once
 /// (the engine's mailboxes are unbounded, so back-pressure belongs here); a request running
 /// past `request_timeout` is answered 408; error answers made by layers rather than handlers
-/// get the documents' error shape; and, at debug level, each request is logged.
+/// get the documents' error shape; and each request is logged at debug level, failed ones
+/// (5xx, 408) at warn.
 async fn edge(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
     if !state.is_ready() && path != "/health" && path != "/api/v1/openapi.json" {
         return recovering().into_response();
     }
-    let log = tracing::enabled!(tracing::Level::DEBUG).then(|| (req.method().clone(), path.to_owned(), Instant::now()));
+    let started = tracing::enabled!(tracing::Level::DEBUG).then(Instant::now);
+    // For the log lines below (cheap: a method is inline, a URI reference-counted).
+    let (method, uri) = (req.method().clone(), req.uri().clone());
     // Held for the whole request; the semaphore is never closed, so acquiring cannot fail.
     let Ok(_permit) = state.inner.in_flight.acquire().await else {
         return ApiError::Unavailable("walletd is shutting down".into()).into_response();
@@ -219,8 +222,12 @@ async fn edge(State(state): State<AppState>, req: Request, next: Next) -> Respon
         Some(response) => response,
         None => StatusCode::REQUEST_TIMEOUT.into_response(),
     };
-    if let Some((method, path, started)) = log {
-        tracing::debug!(%method, path, status = response.status().as_u16(), micros = started.elapsed().as_micros() as u64, "request");
+    let status = response.status();
+    if let Some(started) = started {
+        let micros = started.elapsed().as_micros() as u64;
+        tracing::debug!(%method, path = uri.path(), status = status.as_u16(), micros, "request");
+    } else if status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT {
+        tracing::warn!(%method, path = uri.path(), status = status.as_u16(), "request failed");
     }
     shape_bodiless_error(response)
 }

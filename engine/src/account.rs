@@ -80,26 +80,82 @@ pub enum Refusal {
 
 /// Where a leg's answer goes: its slot in the unit's answers, and the coordinator running the
 /// unit, which the leg that completes a phase tells (one message per phase and unit, not per leg).
-#[derive(Clone, Debug)]
+///
+/// A reply dropped unanswered (its message never delivered, or left in the mailbox of an
+/// account that stopped) answers for itself: a refusal at Prepare, a lost commit at Commit.
+/// So a unit always completes and its caller is always answered.
+#[derive(Debug)]
 pub struct LegReply {
-    pub coordinator: ActorRef<CoordinatorMsg>,
-    pub token: u64,
+    coordinator: ActorRef<CoordinatorMsg>,
+    token: u64,
     /// At Prepare, the leg's index among all legs of the unit; at Commit, among the legs of
     /// the unit's WAL entry.
-    pub leg: u32,
-    pub answers: Arc<UnitAnswers>,
+    leg: u32,
+    answers: Arc<UnitAnswers>,
+    phase: Phase,
+    answered: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Prepare,
+    Commit,
 }
 
 impl LegReply {
-    pub fn prepared(&self, result: Result<(), Refusal>) {
+    pub fn prepare(coordinator: ActorRef<CoordinatorMsg>, token: u64, leg: u32, answers: Arc<UnitAnswers>) -> Self {
+        LegReply {
+            coordinator,
+            token,
+            leg,
+            answers,
+            phase: Phase::Prepare,
+            answered: false,
+        }
+    }
+
+    pub fn commit(coordinator: ActorRef<CoordinatorMsg>, token: u64, leg: u32, answers: Arc<UnitAnswers>) -> Self {
+        let mut reply = LegReply::prepare(coordinator, token, leg, answers);
+        reply.phase = Phase::Commit;
+        reply
+    }
+
+    pub fn prepared(mut self, result: Result<(), Refusal>) {
+        self.answered = true;
         if self.answers.prepared(self.leg as usize, result) {
             let _ = self.coordinator.cast(CoordinatorMsg::Prepared { token: self.token });
         }
     }
 
-    pub fn committed(&self, previous: Decimal, current: Decimal) {
-        if self.answers.committed(self.leg as usize, (previous, current)) {
+    /// `balances`: (previous, current), or `None` for a commit whose account stopped.
+    pub fn committed(mut self, balances: Option<(Decimal, Decimal)>) {
+        self.answered = true;
+        if self.answers.committed(self.leg as usize, balances) {
             let _ = self.coordinator.cast(CoordinatorMsg::Committed { token: self.token });
+        }
+    }
+}
+
+impl Drop for LegReply {
+    fn drop(&mut self) {
+        if self.answered {
+            return;
+        }
+        self.answered = true;
+        let (leg, token) = (self.leg as usize, self.token);
+        // A coordinator that has stopped needs no answer, so send errors are ignored.
+        match self.phase {
+            // A stopped account cannot hold funds: its leg counts as refused.
+            Phase::Prepare => {
+                if self.answers.prepared(leg, Err(Refusal::InsufficientFunds)) {
+                    let _ = self.coordinator.cast(CoordinatorMsg::Prepared { token });
+                }
+            }
+            Phase::Commit => {
+                if self.answers.committed(leg, None) {
+                    let _ = self.coordinator.cast(CoordinatorMsg::Committed { token });
+                }
+            }
         }
     }
 }
@@ -287,8 +343,7 @@ impl Actor for AccountActor {
                 reply.prepared(acc.prepare(delta, credit_before));
             }
             AccountMsg::Commit { txn_id, delta, reply } => {
-                let (previous, current) = acc.commit(txn_id, delta);
-                reply.committed(previous, current);
+                reply.committed(Some(acc.commit(txn_id, delta)));
             }
             AccountMsg::Abort { delta } => acc.abort(delta),
             AccountMsg::PrepareStatus { status, reply } => {

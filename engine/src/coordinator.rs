@@ -65,8 +65,9 @@ pub type UnitReply = oneshot::Sender<UnitResult>;
 #[derive(Debug, Default)]
 struct LegAnswer {
     prepared: OnceLock<Result<(), Refusal>>,
-    /// (previous, current) balance; indexed by the leg's place in the unit's WAL entry.
-    committed: OnceLock<(Decimal, Decimal)>,
+    /// (previous, current) balance, `None` when the account stopped before committing;
+    /// indexed by the leg's place in the unit's WAL entry.
+    committed: OnceLock<Option<(Decimal, Decimal)>>,
 }
 
 /// Where a unit's accounts answer Prepare and Commit: a slot per leg and phase, and a count
@@ -99,7 +100,7 @@ impl UnitAnswers {
 
     /// Records the balances of the `leg`th leg of the unit's WAL entry; true for the answer
     /// that completes the phase.
-    pub(crate) fn committed(&self, leg: usize, balances: (Decimal, Decimal)) -> bool {
+    pub(crate) fn committed(&self, leg: usize, balances: Option<(Decimal, Decimal)>) -> bool {
         match self.legs.get(leg) {
             Some(slot) if slot.committed.set(balances).is_ok() => self.commits_left.fetch_sub(1, Ordering::AcqRel) == 1,
             _ => false,
@@ -271,8 +272,15 @@ impl TransferCoordinator {
         for i in f.appended_postings.clone() {
             let p = &mut f.postings[i];
             if let Some(record) = p.record.take() {
-                let balances = p.legs.clone().map(|l| f.balances[l].unwrap_or_default()).collect();
-                p.outcome = Some(Ok(CommittedPosting { record, balances }));
+                let balances: Option<Vec<_>> = p.legs.clone().map(|l| f.balances[l]).collect();
+                p.outcome = Some(match balances {
+                    Some(balances) => Ok(CommittedPosting { record, balances }),
+                    // Durable, but an account stopped before confirming its leg: say so rather
+                    // than invent balances (a restart replays the posting into it).
+                    None => Err(PostingFailure::Unavailable(
+                        "the posting is durable, but an account stopped before confirming it; it is applied again on restart".into(),
+                    )),
+                });
             }
         }
     }
@@ -373,21 +381,14 @@ impl Actor for TransferCoordinator {
                     }
                 }
                 for (i, actor) in f.actors.iter().enumerate() {
-                    let leg_reply = LegReply {
-                        coordinator: me.clone(),
-                        token,
-                        leg: i as u32,
-                        answers: f.answers.clone(),
-                    };
+                    let leg_reply = LegReply::prepare(me.clone(), token, i as u32, f.answers.clone());
                     let prepare = AccountMsg::Prepare {
                         delta: f.deltas[i],
                         credit_before: credit_before[i],
                         reply: leg_reply,
                     };
-                    if actor.cast(prepare).is_err() && f.answers.prepared(i, Err(Refusal::InsufficientFunds)) {
-                        // A stopped account answers nothing: its leg counts as refused.
-                        let _ = me.cast(CoordinatorMsg::Prepared { token });
-                    }
+                    // A Prepare that cannot be delivered is dropped, and its reply answers for it.
+                    let _ = actor.cast(prepare);
                 }
                 if n == 0 {
                     Self::answer(f);
@@ -450,7 +451,7 @@ impl Actor for TransferCoordinator {
                     return Ok(());
                 };
                 for (k, &flat) in f.appended_legs.iter().enumerate() {
-                    f.balances[flat] = f.answers.legs[k].committed.get().copied();
+                    f.balances[flat] = f.answers.legs[k].committed.get().copied().flatten();
                 }
                 f.committed = f.appended_legs.len();
                 Self::collect(f);
@@ -501,10 +502,65 @@ mod tests {
         // Two of the three legs went to the log.
         answers.commits_left.store(2, Ordering::Release);
         let one = Decimal::ONE;
-        assert!(!answers.committed(1, (one, one + one)));
-        assert!(!answers.committed(1, (one, one)));
-        assert!(answers.committed(0, (Decimal::ZERO, one)));
-        assert_eq!(answers.legs[1].committed.get(), Some(&(one, one + one)));
+        assert!(!answers.committed(1, Some((one, one + one))));
+        assert!(!answers.committed(1, Some((one, one))));
+        assert!(answers.committed(0, None));
+        assert_eq!(answers.legs[1].committed.get(), Some(&Some((one, one + one))));
+    }
+
+    /// Stands in for a coordinator: forwards the tokens of the phase messages it receives.
+    struct Listener(tokio::sync::mpsc::UnboundedSender<(&'static str, u64)>);
+
+    impl Actor for Listener {
+        type Msg = CoordinatorMsg;
+        type State = ();
+        type Arguments = ();
+
+        async fn pre_start(&self, _: ActorRef<CoordinatorMsg>, _: ()) -> Result<(), ActorProcessingErr> {
+            Ok(())
+        }
+
+        async fn handle(
+            &self,
+            _: ActorRef<CoordinatorMsg>,
+            msg: CoordinatorMsg,
+            _: &mut (),
+        ) -> Result<(), ActorProcessingErr> {
+            let _ = match msg {
+                CoordinatorMsg::Prepared { token } => self.0.send(("prepared", token)),
+                CoordinatorMsg::Committed { token } => self.0.send(("committed", token)),
+                _ => Ok(()),
+            };
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_reply_dropped_unanswered_answers_for_itself() {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let (listener, handle) = Listener::spawn(None, Listener(tx), ()).await.unwrap();
+        let answers = UnitAnswers::new(2);
+        LegReply::prepare(listener.clone(), 7, 0, answers.clone()).prepared(Ok(()));
+        // The second leg's Prepare was lost (say, its account stopped): dropping its reply
+        // completes the phase as a refusal, so the unit is not left waiting.
+        drop(LegReply::prepare(listener.clone(), 7, 1, answers.clone()));
+        assert_eq!(rx.recv().await, Some(("prepared", 7)));
+        assert_eq!(answers.legs[1].prepared.get(), Some(&Err(Refusal::InsufficientFunds)));
+
+        answers.commits_left.store(2, Ordering::Release);
+        let one = Decimal::ONE;
+        LegReply::commit(listener.clone(), 7, 0, answers.clone()).committed(Some((Decimal::ZERO, one)));
+        drop(LegReply::commit(listener.clone(), 7, 1, answers.clone()));
+        assert_eq!(rx.recv().await, Some(("committed", 7)));
+        assert_eq!(answers.legs[0].committed.get(), Some(&Some((Decimal::ZERO, one))));
+        assert_eq!(
+            answers.legs[1].committed.get(),
+            Some(&None),
+            "a lost commit is marked, not invented"
+        );
+        assert!(rx.try_recv().is_err(), "one message per phase");
+        listener.stop(None);
+        handle.await.unwrap();
     }
 
     #[test]

@@ -106,8 +106,9 @@ fn unavailable<T>(_: T) -> EngineError {
 }
 
 /// Waits for an actor's answer. No timer here: a timer per posting cost ~6 us of CPU
-/// (BENCHMARKS.md). An answer is always sent or its sender dropped (actor stopped), and the API
-/// bounds every request with its own deadline.
+/// (BENCHMARKS.md). An answer is always sent or its sender dropped (actor stopped); a unit
+/// completes even when one of its accounts stops, because a leg's reply dropped unanswered
+/// answers for itself (`LegReply`); and the API bounds every request with its own deadline.
 async fn await_reply<T>(rx: oneshot::Receiver<T>) -> Result<T> {
     match rx.await {
         Ok(v) => Ok(v),
@@ -181,7 +182,12 @@ impl Ledger {
         let (keys_tx, keys_rx) = std::sync::mpsc::sync_channel::<Vec<SettledKey>>(16);
         let recovered = std::thread::scope(|scope| {
             let shared = &state;
-            let settler = scope.spawn(move || keys_rx.iter().for_each(|chunk| shared.settle_keys(chunk)));
+            let settler = std::thread::Builder::new()
+                .name("replay-keys".into())
+                .spawn_scoped(scope, move || {
+                    keys_rx.iter().for_each(|chunk| shared.settle_keys(chunk))
+                })
+                .map_err(|e| EngineError::Internal(format!("cannot start the replay's key thread: {e}")))?;
             let mut keys = Vec::with_capacity(KEYS_PER_CHUNK);
             let recovered = walletd_wal::recover(storage.clone(), &wal_config, from_seq, |seq, loc, payload| {
                 let record: Record =
@@ -190,7 +196,7 @@ impl Ledger {
                     .replay(seq, loc.to_u64(), record, &mut keys)
                     .map_err(|e| e.to_string())?;
                 if keys.len() >= KEYS_PER_CHUNK {
-                    // The settler only stops when the channel closes, so sending cannot fail.
+                    // Fails only if the settler panicked, which its join below reports.
                     let _ = keys_tx.send(std::mem::replace(&mut keys, Vec::with_capacity(KEYS_PER_CHUNK)));
                 }
                 Ok(())
@@ -200,7 +206,9 @@ impl Ledger {
             let settled = settler.join();
             match (recovered, settled) {
                 (Err(e), _) => Err(EngineError::Corruption(e.to_string())),
-                (Ok(_), Err(_)) => Err(EngineError::Internal("settling idempotency keys failed".into())),
+                (Ok(_), Err(_)) => Err(EngineError::Internal(
+                    "the replay's key thread panicked while settling idempotency keys".into(),
+                )),
                 (Ok(r), Ok(())) => Ok(r),
             }
         })?;

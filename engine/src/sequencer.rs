@@ -142,12 +142,7 @@ impl Sequencer for LedgerSequencer {
                 let mut k = 0;
                 for p in &postings {
                     for (i, l) in p.legs.iter().enumerate() {
-                        let reply = LegReply {
-                            coordinator: coordinator.clone(),
-                            token,
-                            leg: k as u32,
-                            answers: answers.clone(),
-                        };
+                        let reply = LegReply::commit(coordinator.clone(), token, k as u32, answers.clone());
                         if let Some(actor) = actors.get(k) {
                             let commit = AccountMsg::Commit {
                                 txn_id: p.first_txn_id + i as u64,

@@ -404,6 +404,13 @@ impl LedgerState {
         Ok(())
     }
 
+    /// Inserts keys that replay deferred.
+    pub fn settle_keys(&self, keys: Vec<SettledKey>) {
+        for (key, entry) in keys {
+            self.idempotency.insert(key, entry);
+        }
+    }
+
     /// Replay of one record during recovery: the same rules as live, applied to passive states.
     /// The idempotency keys the record settles are pushed to `keys` rather than inserted, so
     /// that recovery can insert them on another thread ([`LedgerState::settle_keys`]); nothing
@@ -441,15 +448,6 @@ fn settled(p: &PostingRecord) -> IdempotencyEntry {
     IdempotencyEntry::Done {
         fingerprint: p.fingerprint,
         first_txn_id: p.first_txn_id,
-    }
-}
-
-impl LedgerState {
-    /// Inserts keys that replay deferred.
-    pub fn settle_keys(&self, keys: Vec<SettledKey>) {
-        for (key, entry) in keys {
-            self.idempotency.insert(key, entry);
-        }
     }
 }
 

@@ -519,7 +519,8 @@ pub async fn batch(auth: AuthUser, JsonBody(body): JsonBody) -> Result<Response,
         .map(|r| r.unwrap_or_else(|| error_result(ApiError::Internal("posting without an answer".into()))))
         .collect();
     let failed = results.iter().filter(|r| matches!(r, BatchResult::Error(_))).count() as u64;
-    let capacity = results.len() * 2 * LEG_JSON_BYTES + 64;
+    // Enough for a batch of transfers, but not reserved blindly for the largest batches.
+    let capacity = (results.len() * 2 * LEG_JSON_BYTES + 64).min(1 << 20);
     let answer = BatchResponse {
         atomic,
         succeeded: results.len() as u64 - failed,
