@@ -6,7 +6,7 @@
 
 use atomic_waker::AtomicWaker;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::task::Poll;
 use std::time::{Duration, Instant};
@@ -24,7 +24,7 @@ struct Slot {
 /// The deadlines of the requests in flight: one slot each, and the reaper that expires them.
 pub struct Deadlines {
     slots: Box<[Slot]>,
-    next: AtomicUsize,
+    /// Claims so far: where a claim starts looking for a free slot, and its stamp's low bits.
     claims: AtomicU64,
     base: Instant,
     limit: Duration,
@@ -56,7 +56,6 @@ impl Deadlines {
             .collect();
         Arc::new(Deadlines {
             slots,
-            next: AtomicUsize::new(0),
             claims: AtomicU64::new(0),
             base: Instant::now(),
             limit,
@@ -73,8 +72,8 @@ impl Deadlines {
 
     fn claim(&self) -> Option<Claim<'_>> {
         let n = self.slots.len();
-        let start = self.next.fetch_add(1, Ordering::Relaxed);
-        let count = self.claims.fetch_add(1, Ordering::Relaxed) & ((1 << Self::CLAIM_BITS) - 1);
+        let claims = self.claims.fetch_add(1, Ordering::Relaxed);
+        let (start, count) = (claims as usize, claims & ((1 << Self::CLAIM_BITS) - 1));
         // Milliseconds plus one, so that a stamp is never 0 (a free slot).
         let stamp = ((self.now_ms() + 1) << Self::CLAIM_BITS) | count;
         (0..n).find_map(|k| {

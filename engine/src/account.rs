@@ -104,20 +104,28 @@ enum Phase {
 
 impl LegReply {
     pub fn prepare(coordinator: ActorRef<CoordinatorMsg>, token: u64, leg: u32, answers: Arc<UnitAnswers>) -> Self {
+        LegReply::new(Phase::Prepare, coordinator, token, leg, answers)
+    }
+
+    pub fn commit(coordinator: ActorRef<CoordinatorMsg>, token: u64, leg: u32, answers: Arc<UnitAnswers>) -> Self {
+        LegReply::new(Phase::Commit, coordinator, token, leg, answers)
+    }
+
+    fn new(
+        phase: Phase,
+        coordinator: ActorRef<CoordinatorMsg>,
+        token: u64,
+        leg: u32,
+        answers: Arc<UnitAnswers>,
+    ) -> Self {
         LegReply {
             coordinator,
             token,
             leg,
             answers,
-            phase: Phase::Prepare,
+            phase,
             answered: false,
         }
-    }
-
-    pub fn commit(coordinator: ActorRef<CoordinatorMsg>, token: u64, leg: u32, answers: Arc<UnitAnswers>) -> Self {
-        let mut reply = LegReply::prepare(coordinator, token, leg, answers);
-        reply.phase = Phase::Commit;
-        reply
     }
 
     pub fn prepared(mut self, result: Result<(), Refusal>) {

@@ -153,16 +153,16 @@ struct InFlight {
     atomic: bool,
     deltas: Vec<Decimal>,
     actors: Vec<ActorRef<AccountMsg>>,
-    prepared_ok: Vec<bool>,
+    /// The legs' Prepare results and committed balances.
     answers: Arc<UnitAnswers>,
-    answered: usize,
-    /// For each leg of the WAL entry (postings that went on), its index in the flat list.
-    appended_legs: Vec<usize>,
-    /// Indices of the postings that went on, in entry order.
+    /// Every leg has answered Prepare.
+    prepared: bool,
+    /// Indices of the postings that went on, in entry order (their legs, in order, are the
+    /// WAL entry's legs).
     appended_postings: Vec<usize>,
     durable: bool,
-    balances: Vec<Option<(Decimal, Decimal)>>,
-    committed: usize,
+    /// Every leg of the WAL entry has committed.
+    committed: bool,
     reply: Option<UnitReply>,
 }
 
@@ -195,7 +195,7 @@ impl TransferCoordinator {
 
     fn abort_legs(f: &InFlight, legs: std::ops::Range<usize>) {
         for i in legs {
-            if f.prepared_ok[i] {
+            if f.answers.legs[i].prepared.get() == Some(&Ok(())) {
                 let _ = f.actors[i].cast(AccountMsg::Abort { delta: f.deltas[i] });
             }
         }
@@ -224,17 +224,14 @@ impl TransferCoordinator {
             if let Some(r) = p.record.take() {
                 records.push(r);
                 f.appended_postings.push(i);
-                for l in p.legs.clone() {
-                    f.appended_legs.push(l);
-                    actors.push(f.actors[l].clone());
-                }
+                actors.extend(p.legs.clone().map(|l| f.actors[l].clone()));
             }
         }
         if records.is_empty() {
             return;
         }
         // Before the WAL writer can send a single Commit.
-        f.answers.commits_left.store(f.appended_legs.len(), Ordering::Release);
+        f.answers.commits_left.store(actors.len(), Ordering::Release);
         let record = if records.len() == 1 {
             Record::Posting(records.pop().expect("one"))
         } else {
@@ -254,25 +251,27 @@ impl TransferCoordinator {
 
     /// Nothing appended will become durable: abort and answer unavailable.
     fn fail(&self, f: &mut InFlight, error: String) {
-        for i in f.appended_postings.clone() {
+        for i in std::mem::take(&mut f.appended_postings) {
             Self::abort_legs(f, f.postings[i].legs.clone());
             let p = &mut f.postings[i];
             self.release(p);
             p.outcome = Some(Err(PostingFailure::Unavailable(error.clone())));
         }
-        f.appended_postings.clear();
-        f.appended_legs.clear();
     }
 
     /// Once durable and every leg committed, each appended posting's answer is known.
     fn collect(f: &mut InFlight) {
-        if !(f.durable && f.committed == f.appended_legs.len()) {
+        if !(f.durable && f.committed) {
             return;
         }
-        for i in f.appended_postings.clone() {
+        // The k-th leg of the WAL entry answered into slot k.
+        let mut k = 0;
+        for &i in &f.appended_postings {
             let p = &mut f.postings[i];
+            let slots = &f.answers.legs[k..k + p.legs.len()];
+            k += p.legs.len();
             if let Some(record) = p.record.take() {
-                let balances: Option<Vec<_>> = p.legs.clone().map(|l| f.balances[l]).collect();
+                let balances: Option<Vec<_>> = slots.iter().map(|s| s.committed.get().copied().flatten()).collect();
                 p.outcome = Some(match balances {
                     Some(balances) => Ok(CommittedPosting { record, balances }),
                     // Durable, but an account stopped before confirming its leg: say so rather
@@ -286,8 +285,8 @@ impl TransferCoordinator {
     }
 
     fn finished(f: &InFlight) -> bool {
-        let settled = f.appended_postings.is_empty() || (f.durable && f.committed == f.appended_legs.len());
-        f.answered == f.deltas.len() && settled
+        let settled = f.appended_postings.is_empty() || (f.durable && f.committed);
+        f.prepared && settled
     }
 
     fn answer(mut f: InFlight) {
@@ -329,24 +328,20 @@ impl Actor for TransferCoordinator {
                 let token = st.next_token;
                 st.next_token += 1;
                 let UnitDraft { postings, atomic } = *draft;
+                let n = postings.iter().map(|d| d.record.legs.len()).sum();
                 let mut f = InFlight {
                     postings: Vec::with_capacity(postings.len()),
                     atomic,
-                    deltas: Vec::new(),
-                    actors: Vec::new(),
-                    prepared_ok: Vec::new(),
-                    answers: UnitAnswers::new(0),
-                    answered: 0,
-                    appended_legs: Vec::new(),
+                    deltas: Vec::with_capacity(n),
+                    actors: Vec::with_capacity(n),
+                    answers: UnitAnswers::new(n),
+                    prepared: false,
                     appended_postings: Vec::new(),
                     durable: false,
-                    balances: Vec::new(),
-                    committed: 0,
+                    committed: false,
                     reply: Some(reply),
                 };
-                let mut accounts = Vec::new();
                 for d in postings {
-                    accounts.extend(d.record.legs.iter().map(|l| l.account_id));
                     let start = f.deltas.len();
                     f.deltas.extend(d.record.legs.iter().map(|l| l.delta.0));
                     f.actors.extend(d.actors);
@@ -363,17 +358,15 @@ impl Actor for TransferCoordinator {
                         outcome: None,
                     });
                 }
-                let n = f.deltas.len();
-                f.answers = UnitAnswers::new(n);
-                f.prepared_ok = vec![false; n];
-                f.balances = vec![None; n];
                 // In an atomic unit a debit may spend what earlier postings of the unit credit
                 // to the same account: all commit together, in order, or none does.
-                let mut credited: HashMap<u64, Decimal> = HashMap::new();
-                let mut credit_before = vec![Decimal::ZERO; n];
+                let mut credit_before = Vec::new();
                 if f.atomic {
-                    for (i, account) in accounts.iter().enumerate() {
-                        let so_far = credited.entry(*account).or_default();
+                    let mut credited: HashMap<u64, Decimal> = HashMap::new();
+                    credit_before = vec![Decimal::ZERO; n];
+                    let accounts = f.postings.iter().flat_map(|p| p.record.iter().flat_map(|r| &r.legs));
+                    for (i, account) in accounts.map(|l| l.account_id).enumerate() {
+                        let so_far = credited.entry(account).or_default();
                         credit_before[i] = *so_far;
                         if f.deltas[i].is_sign_positive() {
                             *so_far += f.deltas[i];
@@ -384,7 +377,7 @@ impl Actor for TransferCoordinator {
                     let leg_reply = LegReply::prepare(me.clone(), token, i as u32, f.answers.clone());
                     let prepare = AccountMsg::Prepare {
                         delta: f.deltas[i],
-                        credit_before: credit_before[i],
+                        credit_before: credit_before.get(i).copied().unwrap_or_default(),
                         reply: leg_reply,
                     };
                     // A Prepare that cannot be delivered is dropped, and its reply answers for it.
@@ -400,28 +393,18 @@ impl Actor for TransferCoordinator {
                 let Some(f) = st.in_flight.get_mut(&token) else {
                     return Ok(());
                 };
-                let InFlight {
-                    postings,
-                    answers,
-                    prepared_ok,
-                    ..
-                } = &mut *f;
-                for p in postings.iter_mut() {
+                for p in f.postings.iter_mut() {
                     for leg in p.legs.clone() {
                         // Every slot is set by now; an empty one would be a bug: refuse the leg.
-                        match answers.legs[leg].prepared.get() {
-                            Some(Ok(())) => prepared_ok[leg] = true,
-                            other => {
-                                let refusal = match other {
-                                    Some(Err(r)) => *r,
-                                    _ => Refusal::InsufficientFunds,
-                                };
-                                p.refusal.get_or_insert((leg - p.legs.start, refusal));
-                            }
-                        }
+                        let refusal = match f.answers.legs[leg].prepared.get() {
+                            Some(Ok(())) => continue,
+                            Some(Err(r)) => *r,
+                            None => Refusal::InsufficientFunds,
+                        };
+                        p.refusal.get_or_insert((leg - p.legs.start, refusal));
                     }
                 }
-                f.answered = f.deltas.len();
+                f.prepared = true;
                 self.decide(&me, token, f);
                 if Self::finished(f) {
                     let f = st.in_flight.remove(&token).expect("present");
@@ -450,10 +433,7 @@ impl Actor for TransferCoordinator {
                 let Some(f) = st.in_flight.get_mut(&token) else {
                     return Ok(());
                 };
-                for (k, &flat) in f.appended_legs.iter().enumerate() {
-                    f.balances[flat] = f.answers.legs[k].committed.get().copied().flatten();
-                }
-                f.committed = f.appended_legs.len();
+                f.committed = true;
                 Self::collect(f);
                 if Self::finished(f) {
                     let f = st.in_flight.remove(&token).expect("present");

@@ -141,6 +141,8 @@ pub struct PostingJson {
     pub fee_transaction: Option<TransactionJson>,
 }
 
+/// The owned answer, kept as the reference `PostingAnswer` is tested against.
+#[cfg(test)]
 impl PostingJson {
     pub fn of(o: &PostingOutcome) -> Self {
         PostingJson {
@@ -326,9 +328,9 @@ pub async fn reverse(
         (status = 404, description = "Transaction not found", body = ErrorBody),
     )
 )]
-pub async fn get(auth: AuthUser, PathParam(id): PathParam<String>) -> Result<Json<TransactionJson>, ApiError> {
+pub async fn get(auth: AuthUser, PathParam(id): PathParam<String>) -> Result<Response, ApiError> {
     let leg = auth.ledger.get_transaction(&auth.caller, transaction_id(&id)?).await?;
-    Ok(Json(TransactionJson::of(&leg)))
+    Ok(answer(LegJson(&leg), 1, false))
 }
 
 #[utoipa::path(
