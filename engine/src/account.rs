@@ -5,7 +5,7 @@
 //! It never calls another actor; it only replies.
 
 use crate::codec::Money;
-use crate::coordinator::{CoordinatorMsg, UnitAnswers};
+use crate::coordinator::UnitAnswers;
 use crate::record::AccountStatus;
 use bincode::{Decode, Encode};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
@@ -78,20 +78,20 @@ pub enum Refusal {
     InsufficientFunds,
 }
 
-/// Where a leg's answer goes: its slot in the unit's answers, and the coordinator running the
-/// unit, which the leg that completes a phase tells (one message per phase and unit, not per leg).
+/// Where a leg's answer goes: its slot in the unit's answers, which also name the coordinator
+/// running the unit; the leg that completes a phase tells it (one message per phase and unit,
+/// not per leg). The reply holds one reference, to the answers, so a leg touches one shared
+/// counter rather than two.
 ///
 /// A reply dropped unanswered (its message never delivered, or left in the mailbox of an
 /// account that stopped) answers for itself: a refusal at Prepare, a lost commit at Commit.
 /// So a unit always completes and its caller is always answered.
 #[derive(Debug)]
 pub struct LegReply {
-    coordinator: ActorRef<CoordinatorMsg>,
-    token: u64,
+    answers: Arc<UnitAnswers>,
     /// At Prepare, the leg's index among all legs of the unit; at Commit, among the legs of
     /// the unit's WAL entry.
     leg: u32,
-    answers: Arc<UnitAnswers>,
     phase: Phase,
     answered: bool,
 }
@@ -103,26 +103,18 @@ enum Phase {
 }
 
 impl LegReply {
-    pub fn prepare(coordinator: ActorRef<CoordinatorMsg>, token: u64, leg: u32, answers: Arc<UnitAnswers>) -> Self {
-        LegReply::new(Phase::Prepare, coordinator, token, leg, answers)
+    pub fn prepare(answers: Arc<UnitAnswers>, leg: u32) -> Self {
+        LegReply::new(Phase::Prepare, answers, leg)
     }
 
-    pub fn commit(coordinator: ActorRef<CoordinatorMsg>, token: u64, leg: u32, answers: Arc<UnitAnswers>) -> Self {
-        LegReply::new(Phase::Commit, coordinator, token, leg, answers)
+    pub fn commit(answers: Arc<UnitAnswers>, leg: u32) -> Self {
+        LegReply::new(Phase::Commit, answers, leg)
     }
 
-    fn new(
-        phase: Phase,
-        coordinator: ActorRef<CoordinatorMsg>,
-        token: u64,
-        leg: u32,
-        answers: Arc<UnitAnswers>,
-    ) -> Self {
+    fn new(phase: Phase, answers: Arc<UnitAnswers>, leg: u32) -> Self {
         LegReply {
-            coordinator,
-            token,
-            leg,
             answers,
+            leg,
             phase,
             answered: false,
         }
@@ -130,17 +122,13 @@ impl LegReply {
 
     pub fn prepared(mut self, result: Result<(), Refusal>) {
         self.answered = true;
-        if self.answers.prepared(self.leg as usize, result) {
-            let _ = self.coordinator.cast(CoordinatorMsg::Prepared { token: self.token });
-        }
+        self.answers.prepared(self.leg as usize, result);
     }
 
     /// `balances`: (previous, current), or `None` for a commit whose account stopped.
     pub fn committed(mut self, balances: Option<(Decimal, Decimal)>) {
         self.answered = true;
-        if self.answers.committed(self.leg as usize, balances) {
-            let _ = self.coordinator.cast(CoordinatorMsg::Committed { token: self.token });
-        }
+        self.answers.committed(self.leg as usize, balances);
     }
 }
 
@@ -150,20 +138,11 @@ impl Drop for LegReply {
             return;
         }
         self.answered = true;
-        let (leg, token) = (self.leg as usize, self.token);
-        // A coordinator that has stopped needs no answer, so send errors are ignored.
+        let leg = self.leg as usize;
         match self.phase {
             // A stopped account cannot hold funds: its leg counts as refused.
-            Phase::Prepare => {
-                if self.answers.prepared(leg, Err(Refusal::InsufficientFunds)) {
-                    let _ = self.coordinator.cast(CoordinatorMsg::Prepared { token });
-                }
-            }
-            Phase::Commit => {
-                if self.answers.committed(leg, None) {
-                    let _ = self.coordinator.cast(CoordinatorMsg::Committed { token });
-                }
-            }
+            Phase::Prepare => self.answers.prepared(leg, Err(Refusal::InsufficientFunds)),
+            Phase::Commit => self.answers.committed(leg, None),
         }
     }
 }

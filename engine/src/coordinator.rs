@@ -6,8 +6,9 @@
 //! 2. `Prepared` once every leg has answered: a posting with a refused leg has its other legs
 //!    aborted and is answered with the refusal (in an atomic unit, every posting is); the
 //!    others are appended to the WAL together, as one record.
-//! 3. `Durable` from the WAL writer (which has already sent `Commit` to the accounts, in log
-//!    order), and `Committed` once every leg has committed: answer with the balances.
+//! 3. `Committed` once the WAL writer has made the entry durable (it sends `Commit` to the
+//!    accounts, in log order, and hands over the records with their ids) and every leg has
+//!    committed: answer with the balances.
 //! 4. `Failed` from the WAL writer (fail-stop): `Abort` every leg and answer unavailable.
 //!
 //! Legs answer into the unit's [`UnitAnswers`]; only the answer that completes a phase is a
@@ -22,7 +23,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef};
 use rust_decimal::Decimal;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::oneshot;
 use walletd_wal::WalWriter;
 
@@ -73,34 +74,90 @@ struct LegAnswer {
 /// Where a unit's accounts answer Prepare and Commit: a slot per leg and phase, and a count
 /// of the answers still due. The answer that brings a count to zero is the one that tells
 /// the coordinator (the count's acquire-release chain makes every slot set before it visible).
+/// The WAL writer's hand-over of the durable records counts as one more commit answer, so
+/// `Committed` means durable and confirmed by every leg: one message where there were two.
 #[derive(Debug)]
 pub struct UnitAnswers {
+    coordinator: ActorRef<CoordinatorMsg>,
+    token: u64,
     legs: Box<[LegAnswer]>,
     prepares_left: AtomicUsize,
     commits_left: AtomicUsize,
+    /// The unit's records as made durable (with their transaction ids and posting time).
+    durable: Mutex<Option<Vec<PostingRecord>>>,
 }
 
 impl UnitAnswers {
-    fn new(legs: usize) -> Arc<UnitAnswers> {
+    fn new(coordinator: ActorRef<CoordinatorMsg>, token: u64, legs: usize) -> Arc<UnitAnswers> {
         Arc::new(UnitAnswers {
+            coordinator,
+            token,
             legs: (0..legs).map(|_| LegAnswer::default()).collect(),
             prepares_left: AtomicUsize::new(legs),
             commits_left: AtomicUsize::new(0),
+            durable: Mutex::new(None),
         })
     }
 
-    /// Records leg `leg`'s Prepare answer; true for the answer that completes the phase.
-    /// A second answer for the same leg is ignored.
-    pub(crate) fn prepared(&self, leg: usize, result: Result<(), Refusal>) -> bool {
+    /// Records leg `leg`'s Prepare answer; the answer that completes the phase tells the
+    /// coordinator. A second answer for the same leg is ignored.
+    pub(crate) fn prepared(&self, leg: usize, result: Result<(), Refusal>) {
+        if self.set_prepared(leg, result) {
+            // A coordinator that has stopped needs no answer.
+            let _ = self.coordinator.cast(CoordinatorMsg::Prepared { token: self.token });
+        }
+    }
+
+    /// Records the balances of the `leg`th leg of the unit's WAL entry.
+    pub(crate) fn committed(&self, leg: usize, balances: Option<(Decimal, Decimal)>) {
+        if self.set_committed(leg, balances) {
+            self.commit_phase_done();
+        }
+    }
+
+    /// The WAL writer's hand-over, after it has sent every Commit of the entry.
+    pub(crate) fn durable(&self, records: Vec<PostingRecord>) {
+        *self.durable.lock().unwrap_or_else(|e| e.into_inner()) = Some(records);
+        if self.commits_left.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.commit_phase_done();
+        }
+    }
+
+    /// The WAL writer could not make the entry durable (fail-stop).
+    pub(crate) fn failed(&self, error: String) {
+        let _ = self.coordinator.cast(CoordinatorMsg::Failed {
+            token: self.token,
+            error,
+        });
+    }
+
+    fn commit_phase_done(&self) {
+        let _ = self.coordinator.cast(CoordinatorMsg::Committed { token: self.token });
+    }
+
+    /// Before the entry is appended: `legs` commits and the writer's hand-over are due.
+    fn expect_commits(&self, legs: usize) {
+        self.commits_left.store(legs + 1, Ordering::Release);
+    }
+
+    fn take_durable(&self) -> Vec<PostingRecord> {
+        self.durable
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .unwrap_or_default()
+    }
+
+    /// True for the answer that completes the Prepare phase.
+    fn set_prepared(&self, leg: usize, result: Result<(), Refusal>) -> bool {
         match self.legs.get(leg) {
             Some(slot) if slot.prepared.set(result).is_ok() => self.prepares_left.fetch_sub(1, Ordering::AcqRel) == 1,
             _ => false,
         }
     }
 
-    /// Records the balances of the `leg`th leg of the unit's WAL entry; true for the answer
-    /// that completes the phase.
-    pub(crate) fn committed(&self, leg: usize, balances: Option<(Decimal, Decimal)>) -> bool {
+    /// True for the answer that completes the Commit phase.
+    fn set_committed(&self, leg: usize, balances: Option<(Decimal, Decimal)>) -> bool {
         match self.legs.get(leg) {
             Some(slot) if slot.committed.set(balances).is_ok() => self.commits_left.fetch_sub(1, Ordering::AcqRel) == 1,
             _ => false,
@@ -117,11 +174,7 @@ pub enum CoordinatorMsg {
     Prepared {
         token: u64,
     },
-    Durable {
-        token: u64,
-        records: Vec<PostingRecord>,
-    },
-    /// Every leg of the unit's WAL entry has committed.
+    /// The unit's WAL entry is durable and every leg of it has committed.
     Committed {
         token: u64,
     },
@@ -160,8 +213,7 @@ struct InFlight {
     /// Indices of the postings that went on, in entry order (their legs, in order, are the
     /// WAL entry's legs).
     appended_postings: Vec<usize>,
-    durable: bool,
-    /// Every leg of the WAL entry has committed.
+    /// The WAL entry is durable and every leg of it has committed.
     committed: bool,
     reply: Option<UnitReply>,
 }
@@ -202,7 +254,7 @@ impl TransferCoordinator {
     }
 
     /// Every leg answered Prepare: drop what was refused, append the rest.
-    fn decide(&self, me: &ActorRef<CoordinatorMsg>, token: u64, f: &mut InFlight) {
+    fn decide(&self, f: &mut InFlight) {
         let any_refused = f.postings.iter().any(|p| p.refusal.is_some());
         for i in 0..f.postings.len() {
             let refused = f.postings[i].refusal;
@@ -231,7 +283,7 @@ impl TransferCoordinator {
             return;
         }
         // Before the WAL writer can send a single Commit.
-        f.answers.commits_left.store(actors.len(), Ordering::Release);
+        f.answers.expect_commits(actors.len());
         let record = if records.len() == 1 {
             Record::Posting(records.pop().expect("one"))
         } else {
@@ -240,8 +292,6 @@ impl TransferCoordinator {
         let entry = WalEntry::Postings {
             record,
             actors,
-            coordinator: me.clone(),
-            token,
             answers: f.answers.clone(),
         };
         if self.wal.append(entry).is_err() {
@@ -261,7 +311,7 @@ impl TransferCoordinator {
 
     /// Once durable and every leg committed, each appended posting's answer is known.
     fn collect(f: &mut InFlight) {
-        if !(f.durable && f.committed) {
+        if !f.committed {
             return;
         }
         // The k-th leg of the WAL entry answered into slot k.
@@ -285,7 +335,7 @@ impl TransferCoordinator {
     }
 
     fn finished(f: &InFlight) -> bool {
-        let settled = f.appended_postings.is_empty() || (f.durable && f.committed);
+        let settled = f.appended_postings.is_empty() || f.committed;
         f.prepared && settled
     }
 
@@ -334,10 +384,9 @@ impl Actor for TransferCoordinator {
                     atomic,
                     deltas: Vec::with_capacity(n),
                     actors: Vec::with_capacity(n),
-                    answers: UnitAnswers::new(n),
+                    answers: UnitAnswers::new(me.clone(), token, n),
                     prepared: false,
                     appended_postings: Vec::new(),
-                    durable: false,
                     committed: false,
                     reply: Some(reply),
                 };
@@ -374,7 +423,7 @@ impl Actor for TransferCoordinator {
                     }
                 }
                 for (i, actor) in f.actors.iter().enumerate() {
-                    let leg_reply = LegReply::prepare(me.clone(), token, i as u32, f.answers.clone());
+                    let leg_reply = LegReply::prepare(f.answers.clone(), i as u32);
                     let prepare = AccountMsg::Prepare {
                         delta: f.deltas[i],
                         credit_before: credit_before.get(i).copied().unwrap_or_default(),
@@ -405,18 +454,19 @@ impl Actor for TransferCoordinator {
                     }
                 }
                 f.prepared = true;
-                self.decide(&me, token, f);
+                self.decide(f);
                 if Self::finished(f) {
                     let f = st.in_flight.remove(&token).expect("present");
                     Self::answer(f);
                 }
             }
-            CoordinatorMsg::Durable { token, records } => {
+            CoordinatorMsg::Committed { token } => {
                 let Some(f) = st.in_flight.get_mut(&token) else {
                     return Ok(());
                 };
-                f.durable = true;
-                for (i, record) in f.appended_postings.clone().into_iter().zip(records) {
+                f.committed = true;
+                let records = f.answers.take_durable();
+                for (&i, record) in f.appended_postings.iter().zip(records) {
                     let p = &mut f.postings[i];
                     // The key is settled (Done) by the WAL writer; waking its waiters is safe now.
                     p.claim = None;
@@ -429,23 +479,12 @@ impl Actor for TransferCoordinator {
                     Self::answer(f);
                 }
             }
-            CoordinatorMsg::Committed { token } => {
-                let Some(f) = st.in_flight.get_mut(&token) else {
-                    return Ok(());
-                };
-                f.committed = true;
-                Self::collect(f);
-                if Self::finished(f) {
-                    let f = st.in_flight.remove(&token).expect("present");
-                    Self::answer(f);
-                }
-            }
             CoordinatorMsg::Failed { token, error } => {
                 let Some(f) = st.in_flight.get_mut(&token) else {
                     return Ok(());
                 };
-                if f.durable {
-                    // Durable already: the commits were sent and will land.
+                if f.committed {
+                    // Durable already: the commits were sent and have landed.
                     return Ok(());
                 }
                 self.fail(f, error);
@@ -463,30 +502,6 @@ impl Actor for TransferCoordinator {
 mod tests {
     use super::*;
     use crate::record::AccountStatus;
-
-    #[test]
-    fn only_the_answer_that_completes_a_phase_reports_it() {
-        let answers = UnitAnswers::new(3);
-        assert!(!answers.prepared(2, Ok(())));
-        // A second answer for the same leg counts for nothing.
-        assert!(!answers.prepared(2, Err(Refusal::InsufficientFunds)));
-        assert!(!answers.prepared(7, Ok(())), "no such leg");
-        assert!(!answers.prepared(0, Err(Refusal::NotDebitable(AccountStatus::Dormant))));
-        assert!(answers.prepared(1, Ok(())));
-        assert_eq!(answers.legs[2].prepared.get(), Some(&Ok(())));
-        assert_eq!(
-            answers.legs[0].prepared.get(),
-            Some(&Err(Refusal::NotDebitable(AccountStatus::Dormant)))
-        );
-
-        // Two of the three legs went to the log.
-        answers.commits_left.store(2, Ordering::Release);
-        let one = Decimal::ONE;
-        assert!(!answers.committed(1, Some((one, one + one))));
-        assert!(!answers.committed(1, Some((one, one))));
-        assert!(answers.committed(0, None));
-        assert_eq!(answers.legs[1].committed.get(), Some(&Some((one, one + one))));
-    }
 
     /// Stands in for a coordinator: forwards the tokens of the phase messages it receives.
     struct Listener(tokio::sync::mpsc::UnboundedSender<(&'static str, u64)>);
@@ -509,58 +524,155 @@ mod tests {
             let _ = match msg {
                 CoordinatorMsg::Prepared { token } => self.0.send(("prepared", token)),
                 CoordinatorMsg::Committed { token } => self.0.send(("committed", token)),
-                _ => Ok(()),
+                CoordinatorMsg::Failed { token, .. } => self.0.send(("failed", token)),
+                CoordinatorMsg::Submit { .. } => Ok(()),
             };
             Ok(())
         }
     }
 
+    type Heard = tokio::sync::mpsc::UnboundedReceiver<(&'static str, u64)>;
+
+    async fn listener() -> (ActorRef<CoordinatorMsg>, Heard, ractor::concurrency::JoinHandle<()>) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let (listener, handle) = Listener::spawn(None, Listener(tx), ()).await.unwrap();
+        (listener, rx, handle)
+    }
+
+    fn record(legs: usize) -> PostingRecord {
+        use crate::codec::Money;
+        use crate::money::Currency;
+        use crate::record::{LegRecord, LegRole};
+        PostingRecord {
+            kind: PostingKind::Credit,
+            client_id: 1,
+            service_id: 1,
+            currency: Currency::parse("KES").unwrap(),
+            first_txn_id: 11,
+            posted_at_ms: 0,
+            amount: Money(Decimal::ONE),
+            legs: (0..legs as u64)
+                .map(|a| LegRecord {
+                    account_id: a + 1,
+                    delta: Money(Decimal::ONE),
+                    role: LegRole::Destination,
+                    other_party: 0,
+                })
+                .collect(),
+            transaction_source: "test".into(),
+            source_transaction_id: "t1".into(),
+            source_transaction_data: None,
+            narration: None,
+            transaction_date_ms: None,
+            fingerprint: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn only_the_answer_that_completes_a_phase_reports_it() {
+        let (listener, mut heard, handle) = listener().await;
+        let answers = UnitAnswers::new(listener.clone(), 5, 3);
+        assert!(!answers.set_prepared(2, Ok(())));
+        // A second answer for the same leg counts for nothing.
+        assert!(!answers.set_prepared(2, Err(Refusal::InsufficientFunds)));
+        assert!(!answers.set_prepared(7, Ok(())), "no such leg");
+        assert!(!answers.set_prepared(0, Err(Refusal::NotDebitable(AccountStatus::Dormant))));
+        answers.prepared(1, Ok(()));
+        assert_eq!(heard.recv().await, Some(("prepared", 5)));
+        assert_eq!(answers.legs[2].prepared.get(), Some(&Ok(())));
+        assert_eq!(
+            answers.legs[0].prepared.get(),
+            Some(&Err(Refusal::NotDebitable(AccountStatus::Dormant)))
+        );
+
+        // Two of the three legs went to the log; the writer's hand-over is due as well.
+        answers.expect_commits(2);
+        let one = Decimal::ONE;
+        answers.committed(1, Some((one, one + one)));
+        answers.committed(1, Some((one, one)));
+        answers.committed(0, None);
+        assert!(heard.try_recv().is_err(), "not durable yet");
+        answers.durable(vec![record(2)]);
+        assert_eq!(heard.recv().await, Some(("committed", 5)));
+        assert_eq!(answers.legs[1].committed.get(), Some(&Some((one, one + one))));
+        let durable = answers.take_durable();
+        assert_eq!(durable.len(), 1);
+        assert_eq!(durable[0].first_txn_id, 11, "the records the writer handed over");
+        listener.stop(None);
+        handle.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_hand_over_may_come_before_or_after_the_commits() {
+        let (listener, mut heard, handle) = listener().await;
+        let answers = UnitAnswers::new(listener.clone(), 9, 2);
+        answers.expect_commits(2);
+        answers.durable(vec![record(2)]);
+        answers.committed(0, Some((Decimal::ZERO, Decimal::ONE)));
+        assert!(heard.try_recv().is_err(), "one commit still due");
+        answers.committed(1, Some((Decimal::ZERO, Decimal::ONE)));
+        assert_eq!(heard.recv().await, Some(("committed", 9)));
+        answers.failed("disk".into());
+        assert_eq!(heard.recv().await, Some(("failed", 9)));
+        listener.stop(None);
+        handle.await.unwrap();
+    }
+
     #[tokio::test]
     async fn a_reply_dropped_unanswered_answers_for_itself() {
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let (listener, handle) = Listener::spawn(None, Listener(tx), ()).await.unwrap();
-        let answers = UnitAnswers::new(2);
-        LegReply::prepare(listener.clone(), 7, 0, answers.clone()).prepared(Ok(()));
+        let (listener, mut heard, handle) = listener().await;
+        let answers = UnitAnswers::new(listener.clone(), 7, 2);
+        LegReply::prepare(answers.clone(), 0).prepared(Ok(()));
         // The second leg's Prepare was lost (say, its account stopped): dropping its reply
         // completes the phase as a refusal, so the unit is not left waiting.
-        drop(LegReply::prepare(listener.clone(), 7, 1, answers.clone()));
-        assert_eq!(rx.recv().await, Some(("prepared", 7)));
+        drop(LegReply::prepare(answers.clone(), 1));
+        assert_eq!(heard.recv().await, Some(("prepared", 7)));
         assert_eq!(answers.legs[1].prepared.get(), Some(&Err(Refusal::InsufficientFunds)));
 
-        answers.commits_left.store(2, Ordering::Release);
+        answers.expect_commits(2);
         let one = Decimal::ONE;
-        LegReply::commit(listener.clone(), 7, 0, answers.clone()).committed(Some((Decimal::ZERO, one)));
-        drop(LegReply::commit(listener.clone(), 7, 1, answers.clone()));
-        assert_eq!(rx.recv().await, Some(("committed", 7)));
+        LegReply::commit(answers.clone(), 0).committed(Some((Decimal::ZERO, one)));
+        drop(LegReply::commit(answers.clone(), 1));
+        answers.durable(vec![record(2)]);
+        assert_eq!(heard.recv().await, Some(("committed", 7)));
         assert_eq!(answers.legs[0].committed.get(), Some(&Some((Decimal::ZERO, one))));
         assert_eq!(
             answers.legs[1].committed.get(),
             Some(&None),
             "a lost commit is marked, not invented"
         );
-        assert!(rx.try_recv().is_err(), "one message per phase");
+        assert!(heard.try_recv().is_err(), "one message per phase");
         listener.stop(None);
         handle.await.unwrap();
     }
 
-    #[test]
-    fn answers_from_many_threads_report_each_phase_exactly_once() {
+    #[tokio::test]
+    async fn answers_from_many_threads_report_each_phase_exactly_once() {
+        let (listener, mut heard, handle) = listener().await;
         let legs = 512;
-        let answers = UnitAnswers::new(legs);
-        let reported = std::sync::atomic::AtomicUsize::new(0);
+        let answers = UnitAnswers::new(listener.clone(), 3, legs);
+        answers.expect_commits(legs);
         std::thread::scope(|s| {
             for t in 0..4 {
-                let (answers, reported) = (&answers, &reported);
+                let answers = &answers;
                 s.spawn(move || {
                     for leg in (t..legs).step_by(4) {
-                        if answers.prepared(leg, Ok(())) {
-                            reported.fetch_add(1, Ordering::Relaxed);
-                        }
+                        answers.prepared(leg, Ok(()));
+                    }
+                    for leg in (t..legs).step_by(4) {
+                        answers.committed(leg, Some((Decimal::ZERO, Decimal::ONE)));
+                    }
+                    if t == 2 {
+                        answers.durable(Vec::new());
                     }
                 });
             }
         });
-        assert_eq!(reported.load(Ordering::Relaxed), 1);
+        assert_eq!(heard.recv().await, Some(("prepared", 3)));
+        assert_eq!(heard.recv().await, Some(("committed", 3)));
+        assert!(heard.try_recv().is_err(), "each phase reported once");
         assert!(answers.legs.iter().all(|l| l.prepared.get() == Some(&Ok(()))));
+        listener.stop(None);
+        handle.await.unwrap();
     }
 }

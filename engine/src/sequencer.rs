@@ -6,7 +6,7 @@
 use crate::account::{AccountMsg, AccountView, LegReply};
 use crate::catalog::Applied;
 use crate::codec;
-use crate::coordinator::{CoordinatorMsg, UnitAnswers};
+use crate::coordinator::UnitAnswers;
 use crate::error::{EngineError, Result};
 use crate::record::{AccountStatus, Record};
 use crate::snapshot::SnapshotScheduler;
@@ -35,9 +35,7 @@ pub enum WalEntry {
     Postings {
         record: Record,
         actors: Vec<ActorRef<AccountMsg>>,
-        coordinator: ActorRef<CoordinatorMsg>,
-        token: u64,
-        /// Where the unit's accounts answer their commits.
+        /// Where the unit's accounts answer their commits, and the unit's coordinator.
         answers: Arc<UnitAnswers>,
     },
 }
@@ -128,8 +126,6 @@ impl Sequencer for LedgerSequencer {
             WalEntry::Postings {
                 record,
                 actors,
-                coordinator,
-                token,
                 answers,
             } => {
                 let postings = match record {
@@ -142,7 +138,8 @@ impl Sequencer for LedgerSequencer {
                 let mut k = 0;
                 for p in &postings {
                     for (i, l) in p.legs.iter().enumerate() {
-                        let reply = LegReply::commit(coordinator.clone(), token, k as u32, answers.clone());
+                        // Without its account, the reply is dropped here and answers for itself.
+                        let reply = LegReply::commit(answers.clone(), k as u32);
                         if let Some(actor) = actors.get(k) {
                             let commit = AccountMsg::Commit {
                                 txn_id: p.first_txn_id + i as u64,
@@ -157,11 +154,9 @@ impl Sequencer for LedgerSequencer {
                 for p in &postings {
                     self.state.record_posting(loc.to_u64(), p);
                 }
-                // The coordinator accepts Committed before Durable and answers after both.
-                let _ = coordinator.cast(CoordinatorMsg::Durable {
-                    token,
-                    records: postings,
-                });
+                // Counts as the entry's last commit answer: the coordinator answers once both
+                // this and every leg's commit are in.
+                answers.durable(postings);
             }
         }
         self.state.last_seq.store(seq, Ordering::Release);
@@ -176,12 +171,7 @@ impl Sequencer for LedgerSequencer {
             WalEntry::Status { actor, .. } => {
                 let _ = actor.cast(AccountMsg::AbortStatus);
             }
-            WalEntry::Postings {
-                coordinator,
-                token,
-                record,
-                ..
-            } => {
+            WalEntry::Postings { answers, record, .. } => {
                 // A record refused for its size was given ids that no record holds: give them
                 // back, so transaction ids stay dense (the index relies on it).
                 if matches!(error, WalError::RecordTooLarge { .. }) {
@@ -194,7 +184,7 @@ impl Sequencer for LedgerSequencer {
                         self.next_txn_id = first;
                     }
                 }
-                let _ = coordinator.cast(CoordinatorMsg::Failed { token, error: msg });
+                answers.failed(msg);
             }
         }
     }
