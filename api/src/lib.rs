@@ -16,6 +16,7 @@ pub mod auth;
 pub mod deadline;
 pub mod error;
 pub mod json;
+pub mod json_out;
 pub mod openapi;
 pub mod routes;
 pub mod statement_pdf;

@@ -62,22 +62,17 @@ impl<T: std::fmt::Display> Serialize for AsText<'_, T> {
     }
 }
 
-/// A JSON answer serialized into one buffer of about `capacity` bytes (axum's `Json` starts
-/// at 128 bytes and grows a `BytesMut` write by write, which showed in batch profiles).
-pub fn json_response<T: Serialize>(body: &T, capacity: usize) -> axum::response::Response {
+/// A JSON answer from bytes already written (the posting answers, see `crate::json_out`).
+pub fn json_bytes(body: Vec<u8>) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let mut buf = Vec::with_capacity(capacity);
-    match serde_json::to_writer(&mut buf, body) {
-        Ok(()) => (
-            [(
-                axum::http::header::CONTENT_TYPE,
-                axum::http::HeaderValue::from_static("application/json"),
-            )],
-            buf,
-        )
-            .into_response(),
-        Err(e) => crate::error::ApiError::Internal(format!("cannot write the answer: {e}")).into_response(),
-    }
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
 }
 
 /// Money as a string with exactly 4 decimals.

@@ -1,0 +1,226 @@
+//! Writing JSON answers straight into a byte buffer, for the posting answers only: they are
+//! the hot path (a batch answer is ~1 KiB per posting), and serde_json's general serializer
+//! escapes every key byte by byte and formats money and dates through `fmt`. Every writer
+//! here produces exactly the bytes serde_json would; the tests compare them.
+
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+/// An answer being written.
+pub struct JsonOut {
+    pub buf: Vec<u8>,
+}
+
+impl JsonOut {
+    pub fn with_capacity(capacity: usize) -> Self {
+        JsonOut {
+            buf: Vec::with_capacity(capacity),
+        }
+    }
+
+    /// Bytes that are already JSON (punctuation and keys known at compile time).
+    #[inline]
+    pub fn raw(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// A JSON string. Text with nothing to escape (the usual case) is copied as it is; the
+    /// rest goes through serde_json, so escapes are always spelled its way.
+    pub fn str(&mut self, s: &str) {
+        if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+            self.buf.reserve(s.len() + 2);
+            self.buf.push(b'"');
+            self.buf.extend_from_slice(s.as_bytes());
+            self.buf.push(b'"');
+        } else {
+            self.serde(s);
+        }
+    }
+
+    pub fn opt_str(&mut self, s: Option<&str>) {
+        match s {
+            Some(s) => self.str(s),
+            None => self.raw(b"null"),
+        }
+    }
+
+    /// An unsigned integer as a JSON string (ids are strings in the documents).
+    pub fn u64_text(&mut self, n: u64) {
+        self.buf.push(b'"');
+        self.buf.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+        self.buf.push(b'"');
+    }
+
+    pub fn u64(&mut self, n: u64) {
+        self.buf.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+    }
+
+    /// Money with exactly 4 decimals, as a JSON string (`"96.0000"`), as
+    /// `walletd_engine::money::to_scale` and `Decimal`'s `Display` spell it.
+    pub fn money(&mut self, d: Decimal) {
+        let d = walletd_engine::money::to_scale(d);
+        let m = d.mantissa();
+        if d.scale() != 4 || m == 0 {
+            // Zero (whose sign `Display` may show) and anything unexpected: the general way.
+            self.display(&d);
+            return;
+        }
+        let abs = m.unsigned_abs();
+        self.buf.push(b'"');
+        if m < 0 {
+            self.buf.push(b'-');
+        }
+        self.buf
+            .extend_from_slice(itoa::Buffer::new().format(abs / 10_000).as_bytes());
+        let frac = (abs % 10_000) as u16;
+        self.buf.extend_from_slice(&[
+            b'.',
+            b'0' + (frac / 1000) as u8,
+            b'0' + (frac / 100 % 10) as u8,
+            b'0' + (frac / 10 % 10) as u8,
+            b'0' + (frac % 10) as u8,
+        ]);
+        self.buf.push(b'"');
+    }
+
+    /// A time in milliseconds as `routes::Timestamp` spells it (`"2024-09-05T17:14:04.734Z"`).
+    pub fn timestamp(&mut self, ms: i64) {
+        use chrono::{DateTime, Datelike, Timelike, Utc};
+        let t = DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default();
+        let year = t.year();
+        if !(0..=9999).contains(&year) {
+            self.display(&crate::routes::Timestamp(ms));
+            return;
+        }
+        let two = |n: u32| [b'0' + (n / 10) as u8, b'0' + (n % 10) as u8];
+        let year = year as u32;
+        let millis = t.timestamp_subsec_millis().min(999);
+        let (mo, d, h, mi, s) = (
+            two(t.month()),
+            two(t.day()),
+            two(t.hour()),
+            two(t.minute()),
+            two(t.second()),
+        );
+        self.buf.extend_from_slice(&[
+            b'"',
+            b'0' + (year / 1000) as u8,
+            b'0' + (year / 100 % 10) as u8,
+            b'0' + (year / 10 % 10) as u8,
+            b'0' + (year % 10) as u8,
+            b'-',
+            mo[0],
+            mo[1],
+            b'-',
+            d[0],
+            d[1],
+            b'T',
+            h[0],
+            h[1],
+            b':',
+            mi[0],
+            mi[1],
+            b':',
+            s[0],
+            s[1],
+            b'.',
+            b'0' + (millis / 100) as u8,
+            b'0' + (millis / 10 % 10) as u8,
+            b'0' + (millis % 10) as u8,
+            b'Z',
+            b'"',
+        ]);
+    }
+
+    /// A value's `Display` text as a JSON string.
+    pub fn display(&mut self, v: &impl std::fmt::Display) {
+        self.serde(&crate::routes::AsText(v));
+    }
+
+    /// Anything serde can write, written by serde_json.
+    pub fn serde<T: Serialize + ?Sized>(&mut self, v: &T) {
+        if serde_json::to_writer(&mut self.buf, v).is_err() {
+            // Writing into a Vec fails only for a value that cannot be JSON (a map with
+            // non-string keys): none is written here, so null rather than a broken answer.
+            self.buf.extend_from_slice(b"null");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn written(f: impl FnOnce(&mut JsonOut)) -> String {
+        let mut out = JsonOut::with_capacity(8);
+        f(&mut out);
+        String::from_utf8(out.buf).unwrap()
+    }
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them() {
+        for s in [
+            "",
+            "plain",
+            "quote \" here",
+            "back\\slash",
+            "tab\tnl\n",
+            "\u{1f}\u{7f}",
+            "é € 😀",
+            "</script>",
+        ] {
+            assert_eq!(written(|o| o.str(s)), serde_json::to_string(s).unwrap(), "{s:?}");
+        }
+        assert_eq!(written(|o| o.opt_str(None)), "null");
+    }
+
+    #[test]
+    fn money_is_written_as_decimal_displays_it_at_four_places() {
+        for s in [
+            "0",
+            "-0",
+            "0.0000",
+            "1",
+            "-1",
+            "0.0001",
+            "-0.0001",
+            "96",
+            "100.5",
+            "12345678901234.1234",
+            "-99999999999999999.9999",
+            "0.00005",
+            "0.00015",
+            "2.71828",
+            "79228162514264337593543950335",
+        ] {
+            let d: Decimal = s.parse().unwrap();
+            let expected = serde_json::to_string(&walletd_engine::money::to_scale(d).to_string()).unwrap();
+            assert_eq!(written(|o| o.money(d)), expected, "{s}");
+        }
+    }
+
+    #[test]
+    fn timestamps_are_written_as_the_answers_spell_them() {
+        for ms in [
+            0,
+            1,
+            999,
+            1_764_000_000_123,
+            -1,
+            -62_198_755_200_000,
+            253_402_300_799_999,
+            253_402_300_800_000,
+            i64::MAX,
+        ] {
+            let expected = serde_json::to_string(&crate::routes::timestamp(ms)).unwrap();
+            assert_eq!(written(|o| o.timestamp(ms)), expected, "{ms}");
+        }
+    }
+
+    #[test]
+    fn integers() {
+        assert_eq!(written(|o| o.u64_text(0)), "\"0\"");
+        assert_eq!(written(|o| o.u64_text(u64::MAX)), format!("\"{}\"", u64::MAX));
+        assert_eq!(written(|o| o.u64(42)), "42");
+    }
+}
