@@ -13,6 +13,7 @@
 //! the ledger down (which makes everything queued in the WAL durable).
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use clap::{Args, Parser, Subcommand};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
@@ -134,6 +135,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let bound = listener.local_addr().context("cannot read the bound address")?;
     info!("listening on {bound}");
+    // Answers are small single writes that a client waits for: never hold one back for Nagle.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!("cannot set TCP_NODELAY: {e}");
+        }
+    });
 
     let state = AppState::recovering(ApiConfig::new(secret));
     let (stop_tx, stop_rx) = watch::channel(false);
