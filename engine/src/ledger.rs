@@ -1606,48 +1606,38 @@ impl Ledger {
         self.outcome_from(CommittedPosting { record, balances })
     }
 
-    fn leg_view(&self, record: &PostingRecord, i: usize, balances: (Decimal, Decimal)) -> TransactionView {
-        let leg = &record.legs[i];
-        let number = |id: u64| {
-            self.catalog()
-                .accounts
-                .get(&id)
-                .map(|m| m.account_number.clone())
-                .unwrap_or_default()
-        };
-        let service_code = self
-            .catalog()
-            .services
-            .get(&record.service_id)
-            .map(|s| s.data.client_service_code.clone())
-            .unwrap_or_default();
-        TransactionView {
-            transaction_id: record.first_txn_id + i as u64,
-            account_number: number(leg.account_id),
-            client_service_code: service_code,
-            transaction_type: if leg.delta.0.is_sign_negative() {
-                "DEBIT"
-            } else {
-                "CREDIT"
-            },
-            currency: record.currency,
-            amount: leg.delta.0.abs(),
-            previous_balance: balances.0,
-            current_balance: balances.1,
-            other_party_account: number(leg.other_party),
-            transaction_source: record.transaction_source.clone(),
-            source_transaction_id: record.source_transaction_id.clone(),
-            source_transaction_data: record.source_transaction_data.clone(),
-            narration: record.narration.clone(),
-            transaction_date_ms: record.transaction_date_ms.unwrap_or(record.posted_at_ms),
-            posted_at_ms: record.posted_at_ms,
-            role: leg.role,
-            posting_kind: record.kind,
-        }
+    fn account_number(&self, id: u64) -> String {
+        self.catalog()
+            .accounts
+            .get(&id)
+            .map(|m| m.account_number.clone())
+            .unwrap_or_default()
     }
 
+    fn service_code(&self, service_id: u64) -> String {
+        self.catalog()
+            .services
+            .get(&service_id)
+            .map(|s| s.data.client_service_code.clone())
+            .unwrap_or_default()
+    }
+
+    fn leg_view(&self, record: &PostingRecord, i: usize, balances: (Decimal, Decimal)) -> TransactionView {
+        let leg = &record.legs[i];
+        let names = LegNames {
+            account_number: self.account_number(leg.account_id),
+            other_party_account: self.account_number(leg.other_party),
+            client_service_code: self.service_code(record.service_id),
+        };
+        leg_view(record, i, balances, names, RecordText::cloned(record))
+    }
+
+    /// A posting's answer. Built for every posting, so the service code is looked up once
+    /// per posting rather than per leg, and the last leg takes the record's strings instead
+    /// of copying them.
     fn outcome_from(&self, c: CommittedPosting) -> Result<PostingOutcome> {
-        let find = |role: LegRole| c.record.legs.iter().position(|l| l.role == role);
+        let CommittedPosting { mut record, balances } = c;
+        let find = |role: LegRole| record.legs.iter().position(|l| l.role == role);
         let (s, d) = match (find(LegRole::Source), find(LegRole::Destination)) {
             (Some(s), Some(d)) => (s, d),
             _ => {
@@ -1656,11 +1646,29 @@ impl Ledger {
                 ));
             }
         };
-        let fee = find(LegRole::Fee).map(|f| self.leg_view(&c.record, f, c.balances[f]));
+        let f = find(LegRole::Fee);
+        let service = self.service_code(record.service_id);
+        let names = |record: &PostingRecord, i: usize, client_service_code: String| {
+            let leg = &record.legs[i];
+            LegNames {
+                account_number: self.account_number(leg.account_id),
+                other_party_account: self.account_number(leg.other_party),
+                client_service_code,
+            }
+        };
+        let fee = f.map(|f| {
+            let n = names(&record, f, service.clone());
+            leg_view(&record, f, balances[f], n, RecordText::cloned(&record))
+        });
+        let n = names(&record, s, service.clone());
+        let source = leg_view(&record, s, balances[s], n, RecordText::cloned(&record));
+        let n = names(&record, d, service);
+        let text = RecordText::taken(&mut record);
+        let destination = leg_view(&record, d, balances[d], n, text);
         Ok(PostingOutcome {
-            kind: c.record.kind,
-            source: self.leg_view(&c.record, s, c.balances[s]),
-            destination: self.leg_view(&c.record, d, c.balances[d]),
+            kind: record.kind,
+            source,
+            destination,
             fee,
             replayed: false,
         })
@@ -2150,4 +2158,73 @@ pub fn archive_wal(config: &LedgerConfig) -> Result<Vec<PathBuf>> {
     };
     walletd_wal::archive_sealed(config.storage.clone(), &config.wal_config(), snapshot.seq + 1)
         .map_err(|e| EngineError::Internal(format!("archive: {e}")))
+}
+
+/// The names a leg's answer shows, looked up in the catalog.
+struct LegNames {
+    account_number: String,
+    other_party_account: String,
+    client_service_code: String,
+}
+
+/// The request's text that every leg of a posting shows.
+struct RecordText {
+    transaction_source: String,
+    source_transaction_id: String,
+    source_transaction_data: Option<String>,
+    narration: Option<String>,
+}
+
+impl RecordText {
+    fn cloned(record: &PostingRecord) -> Self {
+        RecordText {
+            transaction_source: record.transaction_source.clone(),
+            source_transaction_id: record.source_transaction_id.clone(),
+            source_transaction_data: record.source_transaction_data.clone(),
+            narration: record.narration.clone(),
+        }
+    }
+
+    /// For the last leg built from a record that is dropped next.
+    fn taken(record: &mut PostingRecord) -> Self {
+        RecordText {
+            transaction_source: std::mem::take(&mut record.transaction_source),
+            source_transaction_id: std::mem::take(&mut record.source_transaction_id),
+            source_transaction_data: record.source_transaction_data.take(),
+            narration: record.narration.take(),
+        }
+    }
+}
+
+fn leg_view(
+    record: &PostingRecord,
+    i: usize,
+    balances: (Decimal, Decimal),
+    names: LegNames,
+    text: RecordText,
+) -> TransactionView {
+    let leg = &record.legs[i];
+    TransactionView {
+        transaction_id: record.first_txn_id + i as u64,
+        account_number: names.account_number,
+        client_service_code: names.client_service_code,
+        transaction_type: if leg.delta.0.is_sign_negative() {
+            "DEBIT"
+        } else {
+            "CREDIT"
+        },
+        currency: record.currency,
+        amount: leg.delta.0.abs(),
+        previous_balance: balances.0,
+        current_balance: balances.1,
+        other_party_account: names.other_party_account,
+        transaction_source: text.transaction_source,
+        source_transaction_id: text.source_transaction_id,
+        source_transaction_data: text.source_transaction_data,
+        narration: text.narration,
+        transaction_date_ms: record.transaction_date_ms.unwrap_or(record.posted_at_ms),
+        posted_at_ms: record.posted_at_ms,
+        role: leg.role,
+        posting_kind: record.kind,
+    }
 }
