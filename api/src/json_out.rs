@@ -72,69 +72,27 @@ impl JsonOut {
         }
         self.buf
             .extend_from_slice(itoa::Buffer::new().format(abs / 10_000).as_bytes());
-        let frac = (abs % 10_000) as u16;
-        self.buf.extend_from_slice(&[
-            b'.',
-            b'0' + (frac / 1000) as u8,
-            b'0' + (frac / 100 % 10) as u8,
-            b'0' + (frac / 10 % 10) as u8,
-            b'0' + (frac % 10) as u8,
-        ]);
+        self.buf.push(b'.');
+        self.buf.extend_from_slice(&four_digits((abs % 10_000) as u32));
         self.buf.push(b'"');
     }
 
-    /// A time in milliseconds as `routes::Timestamp` spells it (`"2024-09-05T17:14:04.734Z"`).
+    /// A time in milliseconds as [`crate::routes::timestamp`] spells it
+    /// (`"2024-09-05T17:14:04.734Z"`).
     pub fn timestamp(&mut self, ms: i64) {
-        use chrono::{DateTime, Datelike, Timelike, Utc};
-        let t = DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default();
-        let year = t.year();
-        if !(0..=9999).contains(&year) {
-            self.display(&crate::routes::Timestamp(ms));
-            return;
+        let start = self.buf.len();
+        self.buf.push(b'"');
+        if write_timestamp(&mut self.buf, ms) {
+            self.buf.push(b'"');
+        } else {
+            self.buf.truncate(start);
+            self.str(&crate::routes::timestamp(ms));
         }
-        let two = |n: u32| [b'0' + (n / 10) as u8, b'0' + (n % 10) as u8];
-        let year = year as u32;
-        let millis = t.timestamp_subsec_millis().min(999);
-        let (mo, d, h, mi, s) = (
-            two(t.month()),
-            two(t.day()),
-            two(t.hour()),
-            two(t.minute()),
-            two(t.second()),
-        );
-        self.buf.extend_from_slice(&[
-            b'"',
-            b'0' + (year / 1000) as u8,
-            b'0' + (year / 100 % 10) as u8,
-            b'0' + (year / 10 % 10) as u8,
-            b'0' + (year % 10) as u8,
-            b'-',
-            mo[0],
-            mo[1],
-            b'-',
-            d[0],
-            d[1],
-            b'T',
-            h[0],
-            h[1],
-            b':',
-            mi[0],
-            mi[1],
-            b':',
-            s[0],
-            s[1],
-            b'.',
-            b'0' + (millis / 100) as u8,
-            b'0' + (millis / 10 % 10) as u8,
-            b'0' + (millis % 10) as u8,
-            b'Z',
-            b'"',
-        ]);
     }
 
     /// A value's `Display` text as a JSON string.
     pub fn display(&mut self, v: &impl std::fmt::Display) {
-        self.serde(&crate::routes::AsText(v));
+        self.serde(&Displayed(v));
     }
 
     /// Anything serde can write, written by serde_json.
@@ -147,15 +105,60 @@ impl JsonOut {
     }
 }
 
+/// Serializes a value as the text its `Display` writes, without building a `String`.
+struct Displayed<'a, T: std::fmt::Display>(&'a T);
+
+impl<T: std::fmt::Display> Serialize for Displayed<'_, T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self.0)
+    }
+}
+
+/// Writes `2024-09-05T17:14:04.734Z` (UTC, milliseconds) digit by digit, for the years
+/// 0..=9999; answers false, writing nothing, for the others.
+pub fn write_timestamp(buf: &mut Vec<u8>, ms: i64) -> bool {
+    use chrono::{DateTime, Datelike, Timelike, Utc};
+    let t = DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default();
+    let Ok(year @ 0..=9999) = u32::try_from(t.year()) else {
+        return false;
+    };
+    let two = |n: u32| [b'0' + (n / 10) as u8, b'0' + (n % 10) as u8];
+    buf.extend_from_slice(&four_digits(year));
+    for (sep, n) in [
+        (b'-', t.month()),
+        (b'-', t.day()),
+        (b'T', t.hour()),
+        (b':', t.minute()),
+        (b':', t.second()),
+    ] {
+        buf.push(sep);
+        buf.extend_from_slice(&two(n));
+    }
+    let millis = four_digits(t.timestamp_subsec_millis().min(999));
+    buf.extend_from_slice(&[b'.', millis[1], millis[2], millis[3], b'Z']);
+    true
+}
+
+/// `n` (< 10,000) as four ASCII digits, zero-padded.
+fn four_digits(n: u32) -> [u8; 4] {
+    [
+        b'0' + (n / 1000 % 10) as u8,
+        b'0' + (n / 100 % 10) as u8,
+        b'0' + (n / 10 % 10) as u8,
+        b'0' + (n % 10) as u8,
+    ]
+}
+
+#[cfg(test)]
+pub(crate) fn written(write: impl FnOnce(&mut JsonOut)) -> String {
+    let mut out = JsonOut::with_capacity(8);
+    write(&mut out);
+    String::from_utf8(out.buf).unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn written(f: impl FnOnce(&mut JsonOut)) -> String {
-        let mut out = JsonOut::with_capacity(8);
-        f(&mut out);
-        String::from_utf8(out.buf).unwrap()
-    }
 
     #[test]
     fn strings_are_escaped_as_serde_json_escapes_them() {
@@ -212,8 +215,16 @@ mod tests {
             253_402_300_800_000,
             i64::MAX,
         ] {
-            let expected = serde_json::to_string(&crate::routes::timestamp(ms)).unwrap();
-            assert_eq!(written(|o| o.timestamp(ms)), expected, "{ms}");
+            // strftime's spelling, which the answers have always used.
+            let strftime = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
+                .unwrap_or_default()
+                .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+                .to_string();
+            assert_eq!(
+                written(|o| o.timestamp(ms)),
+                serde_json::to_string(&strftime).unwrap(),
+                "{ms}"
+            );
         }
     }
 

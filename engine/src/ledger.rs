@@ -1622,13 +1622,17 @@ impl Ledger {
             .unwrap_or_default()
     }
 
-    fn leg_view(&self, record: &PostingRecord, i: usize, balances: (Decimal, Decimal)) -> TransactionView {
+    fn leg_names(&self, record: &PostingRecord, i: usize, client_service_code: String) -> LegNames {
         let leg = &record.legs[i];
-        let names = LegNames {
+        LegNames {
             account_number: self.account_number(leg.account_id),
             other_party_account: self.account_number(leg.other_party),
-            client_service_code: self.service_code(record.service_id),
-        };
+            client_service_code,
+        }
+    }
+
+    fn leg_view(&self, record: &PostingRecord, i: usize, balances: (Decimal, Decimal)) -> TransactionView {
+        let names = self.leg_names(record, i, self.service_code(record.service_id));
         leg_view(record, i, balances, names, RecordText::cloned(record))
     }
 
@@ -1648,21 +1652,13 @@ impl Ledger {
         };
         let f = find(LegRole::Fee);
         let service = self.service_code(record.service_id);
-        let names = |record: &PostingRecord, i: usize, client_service_code: String| {
-            let leg = &record.legs[i];
-            LegNames {
-                account_number: self.account_number(leg.account_id),
-                other_party_account: self.account_number(leg.other_party),
-                client_service_code,
-            }
-        };
         let fee = f.map(|f| {
-            let n = names(&record, f, service.clone());
+            let n = self.leg_names(&record, f, service.clone());
             leg_view(&record, f, balances[f], n, RecordText::cloned(&record))
         });
-        let n = names(&record, s, service.clone());
+        let n = self.leg_names(&record, s, service.clone());
         let source = leg_view(&record, s, balances[s], n, RecordText::cloned(&record));
-        let n = names(&record, d, service);
+        let n = self.leg_names(&record, d, service);
         let text = RecordText::taken(&mut record);
         let destination = leg_view(&record, d, balances[d], n, text);
         Ok(PostingOutcome {

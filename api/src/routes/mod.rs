@@ -13,7 +13,7 @@ pub mod statements;
 pub mod transactions;
 pub mod users;
 
-use chrono::{DateTime, Datelike, Timelike, Utc};
+use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -21,45 +21,17 @@ use walletd_engine::catalog::Client;
 use walletd_engine::money::format_money;
 use walletd_engine::views::Page;
 
-/// ISO 8601 UTC with milliseconds.
+/// ISO 8601 UTC with milliseconds. Every posting answer carries dates, so they are written
+/// digit by digit (`crate::json_out`); strftime spells the years outside four digits.
 pub fn timestamp(ms: i64) -> String {
-    Timestamp(ms).to_string()
-}
-
-/// A time in milliseconds, displayed as [`timestamp`] spells it (posting answers write it
-/// straight into the response).
-pub struct Timestamp(pub i64);
-
-impl std::fmt::Display for Timestamp {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let t = DateTime::<Utc>::from_timestamp_millis(self.0).unwrap_or_default();
-        if !(0..=9999).contains(&t.year()) {
-            // strftime's own spelling of years outside four digits.
-            return write!(f, "{}", t.format("%Y-%m-%dT%H:%M:%S%.3fZ"));
-        }
-        // Every posting answer carries dates: plain integer formatting is several times
-        // cheaper than interpreting the strftime pattern each time.
-        write!(
-            f,
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-            t.year(),
-            t.month(),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second(),
-            t.timestamp_subsec_millis().min(999)
-        )
+    let mut buf = Vec::with_capacity(24);
+    if crate::json_out::write_timestamp(&mut buf, ms) {
+        return String::from_utf8(buf).unwrap_or_default();
     }
-}
-
-/// Serializes a value as the string its `Display` writes, without building that string.
-pub struct AsText<'a, T: std::fmt::Display>(pub &'a T);
-
-impl<T: std::fmt::Display> Serialize for AsText<'_, T> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self.0)
-    }
+    DateTime::<Utc>::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
 }
 
 /// A JSON answer from bytes already written (the posting answers, see `crate::json_out`).

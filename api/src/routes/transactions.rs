@@ -574,6 +574,7 @@ pub async fn batch(auth: AuthUser, JsonBody(body): JsonBody) -> Result<Response,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json_out::written;
     use walletd_engine::money::Currency;
     use walletd_engine::record::{LegRole, PostingKind};
 
@@ -608,12 +609,6 @@ mod tests {
             role: LegRole::Source,
             posting_kind: PostingKind::Transfer,
         }
-    }
-
-    fn written(write: impl FnOnce(&mut JsonOut)) -> String {
-        let mut out = JsonOut::with_capacity(16);
-        write(&mut out);
-        String::from_utf8(out.buf).unwrap()
     }
 
     #[test]
