@@ -52,7 +52,14 @@ pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
     }
-    match serde_json::from_slice::<Value>(bytes) {
+    // Checked as UTF-8 in one pass (word at a time for ASCII), so that the parser need not
+    // check every string it reads on its own.
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return Err(ApiError::invalid(
+            "request body must be valid JSON (it is not valid UTF-8)",
+        ));
+    };
+    match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(ApiError::invalid("request body must be a JSON object")),
         Err(e) => Err(ApiError::invalid(format!("request body must be valid JSON ({e})"))),
@@ -162,7 +169,9 @@ fn number_text(v: &Value) -> Option<&str> {
 #[derive(Debug)]
 pub struct Fields<'a> {
     map: &'a Map<String, Value>,
-    prefix: String,
+    /// For an array item, the array's name and the item's index, which prefix the names in
+    /// its problems. Spelled only when a problem needs it: a batch has thousands of items.
+    item: Option<(&'static str, usize)>,
     problems: Vec<String>,
 }
 
@@ -170,22 +179,26 @@ impl<'a> Fields<'a> {
     pub fn new(map: &'a Map<String, Value>) -> Self {
         Fields {
             map,
-            prefix: String::new(),
+            item: None,
             problems: Vec::new(),
         }
     }
 
-    /// For an object nested in an array: problems are named `prefix.field`.
-    pub fn nested(map: &'a Map<String, Value>, prefix: impl Into<String>) -> Self {
+    /// For item `index` of the array `array`: problems are named `array.index.field`.
+    pub fn item(map: &'a Map<String, Value>, array: &'static str, index: usize) -> Self {
         Fields {
             map,
-            prefix: prefix.into(),
+            item: Some((array, index)),
             problems: Vec::new(),
         }
     }
 
+    /// The field's name as problems spell it; only called once there is a problem.
     fn name(&self, field: &str) -> String {
-        format!("{}{field}", self.prefix)
+        match self.item {
+            Some((array, index)) => format!("{array}.{index}.{field}"),
+            None => field.to_owned(),
+        }
     }
 
     /// The value, with `null` read as absent.
@@ -220,19 +233,21 @@ impl<'a> Fields<'a> {
 
     /// A non-empty string.
     pub fn required_str(&mut self, field: &str) -> String {
-        let name = self.name(field);
         match self.get(field) {
             None => {
+                let name = self.name(field);
                 self.problem(format!("{name} should not be empty"));
                 self.problem(format!("{name} must be a string"));
                 String::new()
             }
             Some(Value::String(s)) if s.is_empty() => {
+                let name = self.name(field);
                 self.problem(format!("{name} should not be empty"));
                 String::new()
             }
             Some(Value::String(s)) => s.clone(),
             Some(_) => {
+                let name = self.name(field);
                 self.problem(format!("{name} must be a string"));
                 String::new()
             }
@@ -263,11 +278,11 @@ impl<'a> Fields<'a> {
     /// A 0/1 flag given as a number or a string (`1` or `"1"`); `default` when absent, or a
     /// problem if there is none.
     pub fn flag(&mut self, field: &str, default: Option<bool>) -> bool {
-        let name = self.name(field);
         let value = match self.get(field) {
             None => match default {
                 Some(d) => return d,
                 None => {
+                    let name = self.name(field);
                     self.problem(format!("{name} should not be empty"));
                     None
                 }
@@ -286,6 +301,7 @@ impl<'a> Fields<'a> {
             Some(_) => None,
         };
         value.unwrap_or_else(|| {
+            let name = self.name(field);
             self.problem(format!("{name} must be one of the following values: 0, 1"));
             false
         })
@@ -370,10 +386,10 @@ impl<'a> Fields<'a> {
 
     /// An ISO 8601 date, as epoch milliseconds.
     pub fn date(&mut self, field: &str, bound: DayBound, required: bool) -> Option<i64> {
-        let name = self.name(field);
         match self.get(field) {
             None => {
                 if required {
+                    let name = self.name(field);
                     self.problem(format!("{name} should not be empty"));
                 }
                 None
@@ -381,6 +397,7 @@ impl<'a> Fields<'a> {
             Some(v) => {
                 let parsed = v.as_str().and_then(|s| parse_date(s, bound));
                 if parsed.is_none() {
+                    let name = self.name(field);
                     self.problem(format!("{name} must be a valid ISO 8601 date string"));
                 }
                 parsed
@@ -626,6 +643,13 @@ mod tests {
         assert_eq!(parse_object(br#"{"a":1}"#).unwrap()["a"], json!(1));
         assert!(matches!(parse_object(b"[1,2]"), Err(ApiError::Validation(_))));
         assert!(matches!(parse_object(b"{not json"), Err(ApiError::Validation(_))));
+        // Not UTF-8, in a string and outside one: refused as before, not read lossily.
+        assert!(matches!(
+            parse_object(b"{\"a\":\"\xff\"}"),
+            Err(ApiError::Validation(_))
+        ));
+        assert!(matches!(parse_object(b"{\"a\":1}\xc3"), Err(ApiError::Validation(_))));
+        assert_eq!(parse_object("{\"a\":\"é\"}".as_bytes()).unwrap()["a"], json!("é"));
     }
 
     #[test]
@@ -634,7 +658,7 @@ mod tests {
         let mut outer_map = Map::new();
         outer_map.insert("k".into(), json!(1));
         let mut outer = Fields::new(&outer_map);
-        let mut inner = Fields::nested(&m, "transaction_fee_tiers.0.");
+        let mut inner = Fields::item(&m, "transaction_fee_tiers", 0);
         inner.non_negative("min_amount", None);
         outer.absorb(inner);
         assert_eq!(

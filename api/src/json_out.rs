@@ -27,7 +27,7 @@ impl JsonOut {
     /// A JSON string. Text with nothing to escape (the usual case) is copied as it is; the
     /// rest goes through serde_json, so escapes are always spelled its way.
     pub fn str(&mut self, s: &str) {
-        if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        if !needs_escape(s.as_bytes()) {
             self.buf.reserve(s.len() + 2);
             self.buf.push(b'"');
             self.buf.extend_from_slice(s.as_bytes());
@@ -149,6 +149,35 @@ fn four_digits(n: u32) -> [u8; 4] {
     ]
 }
 
+/// True if JSON needs any of these bytes escaped (a control character, `"` or `\\`). Judged
+/// eight bytes at a time: most strings here are ids and codes of 8 to 20 bytes.
+fn needs_escape(bytes: &[u8]) -> bool {
+    let mut words = bytes.chunks_exact(8);
+    for word in &mut words {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        if word_needs_escape(u64::from_le_bytes(w)) {
+            return true;
+        }
+    }
+    // The tail, padded with a byte that needs no escape.
+    let tail = words.remainder();
+    let mut w = [b'a'; 8];
+    w[..tail.len()].copy_from_slice(tail);
+    word_needs_escape(u64::from_le_bytes(w))
+}
+
+/// Whether any byte of `w` is below 0x20, `"` or `\\`. `(x - 0x01..) & !x & 0x80..` is non-zero
+/// exactly when some byte of `x` is zero, and with `0x20..` subtracted, when some byte is
+/// below 0x20 (bytes of 0x80 and above are masked out by `!x`).
+fn word_needs_escape(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let control = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+    (control | zero_byte(w ^ (ONES * u64::from(b'"'))) | zero_byte(w ^ (ONES * u64::from(b'\\')))) != 0
+}
+
 #[cfg(test)]
 pub(crate) fn written(write: impl FnOnce(&mut JsonOut)) -> String {
     let mut out = JsonOut::with_capacity(8);
@@ -175,6 +204,32 @@ mod tests {
             assert_eq!(written(|o| o.str(s)), serde_json::to_string(s).unwrap(), "{s:?}");
         }
         assert_eq!(written(|o| o.opt_str(None)), "null");
+    }
+
+    #[test]
+    fn the_word_test_agrees_with_the_byte_rule_for_every_byte_place_and_neighbour() {
+        for b in 0..=255u8 {
+            for at in 0..8 {
+                for filler in [b'a', b' ', b'!', b'#', b'[', b']', 0x80, 0xff] {
+                    let mut w = [filler; 8];
+                    w[at] = b;
+                    let expected = b < 0x20 || b == b'"' || b == b'\\';
+                    assert_eq!(word_needs_escape(u64::from_le_bytes(w)), expected, "{w:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_escape_is_found_in_any_chunk_and_in_the_remainder() {
+        for len in [15, 16, 17, 31, 32, 40] {
+            for at in 0..len {
+                for c in ['"', '\\', '\n', '\u{0}', '\u{1f}', ' ', '\u{7f}', 'é'] {
+                    let s: String = (0..len).map(|i| if i == at { c } else { 'a' }).collect();
+                    assert_eq!(written(|o| o.str(&s)), serde_json::to_string(&s).unwrap(), "{s:?}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -270,8 +270,9 @@ impl TransferCoordinator {
                 None => PostingFailure::Linked,
             }));
         }
-        let mut records = Vec::new();
-        let mut actors = Vec::new();
+        let mut records = Vec::with_capacity(f.postings.len());
+        let mut actors = Vec::with_capacity(f.actors.len());
+        f.appended_postings.reserve(f.postings.len());
         for (i, p) in f.postings.iter_mut().enumerate() {
             if let Some(r) = p.record.take() {
                 records.push(r);

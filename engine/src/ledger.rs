@@ -1082,14 +1082,15 @@ impl Ledger {
     ) -> Vec<Result<PostingOutcome>> {
         let n = inputs.len();
         let mut results: Vec<Option<Result<PostingOutcome>>> = (0..n).map(|_| None).collect();
-        let mut drafts = Vec::new();
-        let mut draft_index = Vec::new();
-        let mut claimed: Vec<(u64, String)> = Vec::new();
+        let mut drafts = Vec::with_capacity(n);
+        let mut draft_index = Vec::with_capacity(n);
+        let mut claimed: Vec<(u64, String)> = Vec::with_capacity(n);
         let mut repeated = Vec::new();
-        let mut keys = std::collections::HashSet::new();
+        // Borrowed from the inputs: the keys themselves move on with the records.
+        let mut keys = std::collections::HashSet::with_capacity(n);
         // Judge everything first, then claim the keys in key order with nothing else awaited
         // in between: two batches naming the same keys in different orders cannot deadlock.
-        let mut judged = Vec::new();
+        let mut judged = Vec::with_capacity(n);
         for (i, input) in inputs.iter().enumerate() {
             match self.judge(caller, input).await {
                 Err(e) => results[i] = Some(Err(e)),
@@ -1099,7 +1100,7 @@ impl Ledger {
                     key,
                     fingerprint,
                 }) => {
-                    if !keys.insert(key.clone()) {
+                    if !keys.insert((key.0, input.source_transaction_id.as_str())) {
                         // The same key twice in one batch: the later one is judged after the
                         // first is decided (a replay or a conflict), or refused if atomic.
                         repeated.push(i);

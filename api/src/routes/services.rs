@@ -134,7 +134,7 @@ fn fee_tiers(f: &mut Fields<'_>) -> Vec<FeeTierInput> {
             f.problem(format!("transaction_fee_tiers.{i} must be an object"));
             continue;
         };
-        let mut t = Fields::nested(map, format!("transaction_fee_tiers.{i}."));
+        let mut t = Fields::item(map, "transaction_fee_tiers", i);
         let tier = FeeTierInput {
             min_amount: t.non_negative("min_amount", None),
             max_amount: t.non_negative("max_amount", None),

@@ -506,7 +506,7 @@ pub async fn batch(auth: AuthUser, JsonBody(body): JsonBody) -> Result<Response,
             Value::Object(o) => o,
             _ => &empty,
         };
-        let mut p = Fields::nested(obj, format!("postings.{i}."));
+        let mut p = Fields::item(obj, "postings", i);
         if !item.is_object() {
             p.problem(format!("postings.{i} must be an object"));
         }

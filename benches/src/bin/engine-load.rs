@@ -47,7 +47,14 @@ fn main() {
                             let p = pending.pop().expect("one");
                             ledger.post(&admin(), p).await.expect("posting");
                         } else {
-                            for r in ledger.post_batch(&admin(), std::mem::take(&mut pending), false).await {
+                            for r in ledger
+                                .post_batch(
+                                    &admin(),
+                                    std::mem::replace(&mut pending, Vec::with_capacity(batch)),
+                                    false,
+                                )
+                                .await
+                            {
                                 r.expect("posting");
                             }
                         }
