@@ -34,8 +34,24 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let bytes = Bytes::from_request(req, state).await.map_err(body_rejection)?;
+        let RawJson(bytes) = RawJson::from_request(req, state).await?;
         parse_object(&bytes).map(JsonBody)
+    }
+}
+
+/// The request body's bytes, unparsed: the posting routes read plainly valid bodies without
+/// a JSON tree (`crate::posting_body`) and call [`parse_object`] only for the others.
+#[derive(Debug)]
+pub struct RawJson(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawJson {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        Bytes::from_request(req, state)
+            .await
+            .map(RawJson)
+            .map_err(body_rejection)
     }
 }
 

@@ -18,6 +18,7 @@ pub mod error;
 pub mod json;
 pub mod json_out;
 pub mod openapi;
+pub mod posting_body;
 pub mod routes;
 pub mod statement_pdf;
 pub mod statement_xlsx;

@@ -160,7 +160,7 @@ pub struct UserInput {
 }
 
 /// A CREDIT, DEBIT or transfer as the client sent it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct PostingInput {
     pub kind: PostingInputKind,
     pub client_service_code: String,
@@ -173,7 +173,7 @@ pub struct PostingInput {
     pub transaction_date_ms: Option<i64>,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum PostingInputKind {
     Credit {
         account_number: String,

@@ -8,13 +8,14 @@
 use super::{ListResponse, json_bytes, money, timestamp};
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ErrorBody};
-use crate::json::{DayBound, Fields, JsonBody, Params, PathParam, QueryMap, page_request};
+use crate::json::{DayBound, Fields, Params, PathParam, QueryMap, RawJson, page_request, parse_object};
 use crate::json_out::JsonOut;
+use crate::posting_body;
 use axum::Json;
 use axum::http::HeaderValue;
 use axum::response::Response;
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use walletd_engine::views::{PostingInput, PostingInputKind, PostingOutcome, TransactionFilter, TransactionView};
 
@@ -250,22 +251,36 @@ fn answer(write: impl FnOnce(&mut JsonOut), legs: usize, replayed: bool) -> Resp
 pub async fn credit_or_debit(
     auth: AuthUser,
     QueryMap(query): QueryMap,
-    JsonBody(body): JsonBody,
+    RawJson(body): RawJson,
 ) -> Result<Response, ApiError> {
     let mut q = Fields::new(&query);
     let command = q.one_of("command", &["CREDIT", "DEBIT"], true);
-    let mut f = Fields::new(&body);
+    let debit = command == Some("DEBIT");
+    let fast = q.is_ok().then(|| posting_body::credit_or_debit(&body, debit)).flatten();
+    let input = match fast {
+        Some(input) => input,
+        None => {
+            let body = parse_object(&body)?;
+            let mut f = Fields::new(&body);
+            let input = credit_or_debit_input(&mut f, debit);
+            q.absorb(f);
+            q.finish()?;
+            input
+        }
+    };
+    let outcome = auth.ledger.post(&auth.caller, input).await?;
+    Ok(answer(|o| LegJson(outcome.wallet_leg()).write(o), 1, outcome.replayed))
+}
+
+/// A CREDIT's or DEBIT's body read field by field, every problem worded into `f`.
+pub(crate) fn credit_or_debit_input(f: &mut Fields<'_>, debit: bool) -> PostingInput {
     let account_number = f.required_text("account_number");
-    let kind = if command == Some("DEBIT") {
+    let kind = if debit {
         PostingInputKind::Debit { account_number }
     } else {
         PostingInputKind::Credit { account_number }
     };
-    let input = posting_input(&mut f, kind);
-    q.absorb(f);
-    q.finish()?;
-    let outcome = auth.ledger.post(&auth.caller, input).await?;
-    Ok(answer(|o| LegJson(outcome.wallet_leg()).write(o), 1, outcome.replayed))
+    posting_input(f, kind)
 }
 
 #[utoipa::path(
@@ -283,16 +298,25 @@ pub async fn credit_or_debit(
         (status = 422, description = "Refused by the ledger's rules", body = ErrorBody),
     )
 )]
-pub async fn transfer(auth: AuthUser, JsonBody(body): JsonBody) -> Result<Response, ApiError> {
-    let mut f = Fields::new(&body);
+pub async fn transfer(auth: AuthUser, RawJson(body): RawJson) -> Result<Response, ApiError> {
+    let input = match posting_body::transfer(&body) {
+        Some(input) => input,
+        None => transfer_input(&parse_object(&body)?)?,
+    };
+    let outcome = auth.ledger.post(&auth.caller, input).await?;
+    Ok(answer(|o| PostingAnswer(&outcome).write(o), 3, outcome.replayed))
+}
+
+/// A transfer's body read field by field, every problem worded.
+pub(crate) fn transfer_input(body: &Map<String, Value>) -> Result<PostingInput, ApiError> {
+    let mut f = Fields::new(body);
     let kind = PostingInputKind::Transfer {
         source_account_number: f.required_text("source_account_number"),
         destination_account_number: f.required_text("destination_account_number"),
     };
     let input = posting_input(&mut f, kind);
     f.finish()?;
-    let outcome = auth.ledger.post(&auth.caller, input).await?;
-    Ok(answer(|o| PostingAnswer(&outcome).write(o), 3, outcome.replayed))
+    Ok(input)
 }
 
 /// Transaction ids are decimal integers; anything else names no transaction.
@@ -471,21 +495,19 @@ fn error_result(e: ApiError) -> BatchResult {
     })
 }
 
-#[utoipa::path(
-    post,
-    path = "/api/v1/transactions/batch",
-    tag = "transactions",
-    request_body = BatchRequest,
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "One result per posting (body limit 8 MiB)", body = BatchResponse),
-        (status = 400, description = "Not a batch (postings missing, empty or over 10000)", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 413, description = "Body over 8 MiB", body = ErrorBody),
-    )
-)]
-pub async fn batch(auth: AuthUser, JsonBody(body): JsonBody) -> Result<Response, ApiError> {
-    let mut f = Fields::new(&body);
+/// A batch's postings judged for shape: the well-formed ones go to the ledger (`inputs`, with
+/// their places in `slots`), the others already have their error in `results`.
+pub(crate) struct JudgedBatch {
+    pub(crate) atomic: bool,
+    pub(crate) results: Vec<Option<BatchResult>>,
+    pub(crate) inputs: Vec<PostingInput>,
+    pub(crate) slots: Vec<usize>,
+    pub(crate) commands: Vec<Option<&'static str>>,
+}
+
+/// A batch's body read field by field, every problem worded (per posting where it can be).
+pub(crate) fn judge_batch(body: &Map<String, Value>) -> Result<JudgedBatch, ApiError> {
+    let mut f = Fields::new(body);
     let atomic = f.boolean("atomic", Some(false));
     let items = match body.get("postings") {
         Some(Value::Array(items)) if !items.is_empty() && items.len() <= BATCH_MAX => items,
@@ -495,7 +517,6 @@ pub async fn batch(auth: AuthUser, JsonBody(body): JsonBody) -> Result<Response,
         }
     };
     f.finish()?;
-    // Judge each posting's shape; only well-formed ones reach the ledger.
     let mut results: Vec<Option<BatchResult>> = (0..items.len()).map(|_| None).collect();
     let mut inputs = Vec::with_capacity(items.len());
     let mut slots = Vec::with_capacity(items.len());
@@ -533,6 +554,49 @@ pub async fn batch(auth: AuthUser, JsonBody(body): JsonBody) -> Result<Response,
             Err(e) => results[i] = Some(error_result(e)),
         }
     }
+    Ok(JudgedBatch {
+        atomic,
+        results,
+        inputs,
+        slots,
+        commands,
+    })
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/transactions/batch",
+    tag = "transactions",
+    request_body = BatchRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "One result per posting (body limit 8 MiB)", body = BatchResponse),
+        (status = 400, description = "Not a batch (postings missing, empty or over 10000)", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 413, description = "Body over 8 MiB", body = ErrorBody),
+    )
+)]
+pub async fn batch(auth: AuthUser, RawJson(body): RawJson) -> Result<Response, ApiError> {
+    let JudgedBatch {
+        atomic,
+        mut results,
+        inputs,
+        slots,
+        commands,
+    } = match posting_body::batch(&body, BATCH_MAX) {
+        Some(b) => {
+            let n = b.postings.len();
+            let (commands, inputs) = b.postings.into_iter().map(|(c, i)| (Some(c), i)).unzip();
+            JudgedBatch {
+                atomic: b.atomic,
+                results: (0..n).map(|_| None).collect(),
+                inputs,
+                slots: (0..n).collect(),
+                commands,
+            }
+        }
+        None => judge_batch(&parse_object(&body)?)?,
+    };
     let malformed = results.iter().any(Option::is_some);
     if atomic && malformed {
         let not_applied = || {
