@@ -70,8 +70,14 @@ impl JsonOut {
         if m < 0 {
             self.buf.push(b'-');
         }
-        self.buf
-            .extend_from_slice(itoa::Buffer::new().format(abs / 10_000).as_bytes());
+        // The whole units fit a u64 for any amount walletd holds; u128 digits cost thrice.
+        let units = abs / 10_000;
+        let mut digits = itoa::Buffer::new();
+        let units = match u64::try_from(units) {
+            Ok(u) => digits.format(u),
+            Err(_) => digits.format(units),
+        };
+        self.buf.extend_from_slice(units.as_bytes());
         self.buf.push(b'.');
         self.buf.extend_from_slice(&four_digits((abs % 10_000) as u32));
         self.buf.push(b'"');

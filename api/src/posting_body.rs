@@ -167,7 +167,7 @@ fn posting_input(f: &PostingFields<'_>, kind: PostingInputKind) -> Option<Postin
 
 /// A JSON string's text: borrowed from the body unless it has escapes to decode.
 fn string(raw: Option<&RawValue>) -> Option<Cow<'_, str>> {
-    let t = raw?.get().trim();
+    let t = raw?.get().trim_ascii();
     let inner = t.strip_prefix('"')?.strip_suffix('"')?;
     if inner.contains('\\') {
         serde_json::from_str::<String>(t).ok().map(Cow::Owned)
@@ -183,7 +183,7 @@ fn required_str(raw: Option<&RawValue>) -> Option<String> {
 
 /// `Fields::required_text`: a non-empty string, or a JSON number of digits only.
 fn text(raw: Option<&RawValue>) -> Option<String> {
-    let t = raw?.get().trim();
+    let t = raw?.get().trim_ascii();
     if t.bytes().next().is_some_and(|b| b.is_ascii_digit()) {
         return t.bytes().all(|b| b.is_ascii_digit()).then(|| t.to_owned());
     }
@@ -192,7 +192,7 @@ fn text(raw: Option<&RawValue>) -> Option<String> {
 
 /// `Fields::amount`: the exact text of a JSON number, or a string.
 fn amount(raw: &RawValue) -> Option<rust_decimal::Decimal> {
-    let t = raw.get().trim();
+    let t = raw.get().trim_ascii();
     let number = t.bytes().next().is_some_and(|b| b == b'-' || b.is_ascii_digit());
     let text = if number { Cow::Borrowed(t) } else { string(Some(raw))? };
     money::parse_amount(&text).ok()

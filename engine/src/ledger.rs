@@ -1060,12 +1060,13 @@ impl Ledger {
             } => {
                 let settle = match self.claim(&key, fingerprint).await? {
                     Ok(settle) => settle,
-                    Err(replay) => return Ok(replay),
+                    Err(replay) => return Ok(*replay),
                 };
                 let mut results = self.run_unit(vec![(record, Some(settle))], false).await?;
                 results
                     .pop()
                     .unwrap_or_else(|| Err(EngineError::Internal("no result".into())))
+                    .map(|outcome| *outcome)
             }
         }
     }
@@ -1079,9 +1080,9 @@ impl Ledger {
         caller: &Caller,
         inputs: Vec<PostingInput>,
         atomic: bool,
-    ) -> Vec<Result<PostingOutcome>> {
+    ) -> Vec<Result<Box<PostingOutcome>>> {
         let n = inputs.len();
-        let mut results: Vec<Option<Result<PostingOutcome>>> = (0..n).map(|_| None).collect();
+        let mut results: Vec<Option<Result<Box<PostingOutcome>>>> = (0..n).map(|_| None).collect();
         let mut drafts = Vec::with_capacity(n);
         let mut draft_index = Vec::with_capacity(n);
         let mut claimed: Vec<(u64, String)> = Vec::with_capacity(n);
@@ -1094,7 +1095,7 @@ impl Ledger {
         for (i, input) in inputs.iter().enumerate() {
             match self.judge(caller, input).await {
                 Err(e) => results[i] = Some(Err(e)),
-                Ok(Judged::Replay(o)) => results[i] = Some(Ok(*o)),
+                Ok(Judged::Replay(o)) => results[i] = Some(Ok(o)),
                 Ok(Judged::New {
                     record,
                     key,
@@ -1177,7 +1178,7 @@ impl Ledger {
         }
         if !atomic {
             for i in repeated {
-                results[i] = Some(self.post(caller, inputs[i].clone()).await);
+                results[i] = Some(self.post(caller, inputs[i].clone()).await.map(Box::new));
             }
         }
         results
@@ -1216,7 +1217,7 @@ impl Ledger {
         let key = (service.data.client_id, input.source_transaction_id.clone());
         // A replay is answered before any rule is judged again: the original stands.
         if let Some(outcome) = self.replay_if_known(&key, fingerprint).await? {
-            return Ok(Judged::Replay(Box::new(outcome)));
+            return Ok(Judged::Replay(outcome));
         }
         if !service.data.is_active {
             return Err(EngineError::Refused("Client service is not active".into()));
@@ -1339,7 +1340,7 @@ impl Ledger {
         &self,
         key: &(u64, String),
         fingerprint: u64,
-    ) -> Result<std::result::Result<Settle, PostingOutcome>> {
+    ) -> Result<std::result::Result<Settle, Box<PostingOutcome>>> {
         loop {
             let existing = match self.inner.state.idempotency.entry(key.clone()) {
                 dashmap::Entry::Vacant(v) => {
@@ -1372,7 +1373,7 @@ impl Ledger {
     }
 
     /// The answer of an already-posted request, or 409 if its key was used for another.
-    async fn replay_if_known(&self, key: &(u64, String), fingerprint: u64) -> Result<Option<PostingOutcome>> {
+    async fn replay_if_known(&self, key: &(u64, String), fingerprint: u64) -> Result<Option<Box<PostingOutcome>>> {
         let first = match self.inner.state.idempotency.get(key).map(|e| e.clone()) {
             Some(IdempotencyEntry::Done {
                 fingerprint: f,
@@ -1397,7 +1398,7 @@ impl Ledger {
         &self,
         drafts: Vec<(PostingRecord, Option<Settle>)>,
         atomic: bool,
-    ) -> Result<Vec<Result<PostingOutcome>>> {
+    ) -> Result<Vec<Result<Box<PostingOutcome>>>> {
         let mut postings = Vec::with_capacity(drafts.len());
         let mut accounts = Vec::with_capacity(drafts.len());
         let mut lookup_error = None;
@@ -1540,6 +1541,7 @@ impl Ledger {
         results
             .pop()
             .unwrap_or_else(|| Err(EngineError::Internal("no result".into())))
+            .map(|outcome| *outcome)
     }
 
     fn tx_entry(&self, caller: &Caller, txn_id: u64) -> Result<TxEntry> {
@@ -1595,7 +1597,7 @@ impl Ledger {
         Ok(out)
     }
 
-    async fn outcome_of(&self, first_txn_id: u64) -> Result<PostingOutcome> {
+    async fn outcome_of(&self, first_txn_id: u64) -> Result<Box<PostingOutcome>> {
         let entry = self
             .inner
             .state
@@ -1640,7 +1642,7 @@ impl Ledger {
     /// A posting's answer. Built for every posting, so the service code is looked up once
     /// per posting rather than per leg, and the last leg takes the record's strings instead
     /// of copying them.
-    fn outcome_from(&self, c: CommittedPosting) -> Result<PostingOutcome> {
+    fn outcome_from(&self, c: CommittedPosting) -> Result<Box<PostingOutcome>> {
         let CommittedPosting { mut record, balances } = c;
         let find = |role: LegRole| record.legs.iter().position(|l| l.role == role);
         let (s, d) = match (find(LegRole::Source), find(LegRole::Destination)) {
@@ -1662,13 +1664,13 @@ impl Ledger {
         let n = self.leg_names(&record, d, service);
         let text = RecordText::taken(&mut record);
         let destination = leg_view(&record, d, balances[d], n, text);
-        Ok(PostingOutcome {
+        Ok(Box::new(PostingOutcome {
             kind: record.kind,
             source,
             destination,
             fee,
             replayed: false,
-        })
+        }))
     }
 
     pub async fn get_transaction(&self, caller: &Caller, txn_id: u64) -> Result<TransactionView> {

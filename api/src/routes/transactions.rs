@@ -611,8 +611,8 @@ pub async fn batch(auth: AuthUser, RawJson(body): RawJson) -> Result<Response, A
         let outcomes = auth.ledger.post_batch(&auth.caller, inputs, atomic).await;
         for ((slot, command), outcome) in slots.into_iter().zip(commands).zip(outcomes) {
             results[slot] = Some(match outcome {
-                Ok(o) if command == Some("TRANSFER") => BatchResult::Transfer(Box::new(o)),
-                Ok(o) => BatchResult::Transaction(Box::new(o)),
+                Ok(o) if command == Some("TRANSFER") => BatchResult::Transfer(o),
+                Ok(o) => BatchResult::Transaction(o),
                 Err(e) => error_result(e.into()),
             });
         }
