@@ -21,7 +21,6 @@ use crate::sequencer::WalEntry;
 use crate::state::{IdempotencyEntry, LedgerState, Settle};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use rust_decimal::Decimal;
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::oneshot;
@@ -49,7 +48,7 @@ pub struct CommittedPosting {
     pub balances: Vec<(Decimal, Decimal)>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub enum PostingFailure {
     /// Leg `leg` was refused by its account.
     Refused { leg: usize, refusal: Refusal },
@@ -57,6 +56,12 @@ pub enum PostingFailure {
     Linked,
     /// The log stopped (fail-stop) or is shutting down.
     Unavailable(String),
+    /// Not decided in this unit: its answer could depend on how earlier postings of the unit
+    /// end, so it is given back, its key still claimed, to run in a unit after this one.
+    Deferred {
+        record: Box<PostingRecord>,
+        settle: Option<Settle>,
+    },
 }
 
 pub type UnitResult = Vec<Result<CommittedPosting, PostingFailure>>;
@@ -220,7 +225,7 @@ struct InFlight {
 
 pub struct CoordinatorState {
     next_token: u64,
-    in_flight: HashMap<u64, InFlight>,
+    in_flight: ahash::HashMap<u64, InFlight>,
 }
 
 pub struct TransferCoordinator {
@@ -253,10 +258,56 @@ impl TransferCoordinator {
         }
     }
 
+    /// A unit that is not atomic must mean what its postings would mean sent one after
+    /// another. Its postings were prepared together: each against the holds of every earlier
+    /// one on its accounts, without their credits. So a posting refused for funds on an
+    /// account that an earlier posting of the unit touched might have passed one after
+    /// another; it is deferred to a later unit instead of refused, and with it every later
+    /// posting touching an account of a deferred one, so that each account still sees its
+    /// postings in order. A posting that passed would also have passed one after another (the
+    /// holds it saw are at least the debits that happen), and the first posting of a unit is
+    /// never deferred, so every unit decides at least one.
+    fn defer_where_order_matters(f: &mut InFlight) {
+        let mut touched: ahash::HashSet<u64> = ahash::HashSet::default();
+        let mut deferred: ahash::HashSet<u64> = ahash::HashSet::default();
+        for i in 0..f.postings.len() {
+            let Some(record) = f.postings[i].record.as_ref() else {
+                continue;
+            };
+            let accounts = || record.legs.iter().map(|l| l.account_id);
+            let funds_after_others = matches!(
+                f.postings[i].refusal,
+                Some((leg, Refusal::InsufficientFunds)) if record.legs.get(leg).is_some_and(|l| touched.contains(&l.account_id))
+            );
+            if funds_after_others || accounts().any(|a| deferred.contains(&a)) {
+                deferred.extend(accounts());
+                touched.extend(accounts());
+                Self::abort_legs(f, f.postings[i].legs.clone());
+                let p = &mut f.postings[i];
+                let record = p.record.take().expect("checked above");
+                p.outcome = Some(Err(PostingFailure::Deferred {
+                    record: Box::new(record),
+                    settle: p.settle.take(),
+                }));
+                p.claim = None;
+                p.refusal = None;
+            } else {
+                touched.extend(accounts());
+            }
+        }
+    }
+
     /// Every leg answered Prepare: drop what was refused, append the rest.
     fn decide(&self, f: &mut InFlight) {
+        if !f.atomic && f.postings.len() > 1 {
+            Self::defer_where_order_matters(f);
+        }
         let any_refused = f.postings.iter().any(|p| p.refusal.is_some());
         for i in 0..f.postings.len() {
+            if f.postings[i].record.is_none() {
+                // Deferred: already answered.
+                continue;
+            }
             let refused = f.postings[i].refusal;
             if refused.is_none() && !(f.atomic && any_refused) {
                 continue;
@@ -364,7 +415,7 @@ impl Actor for TransferCoordinator {
     async fn pre_start(&self, _me: ActorRef<CoordinatorMsg>, _: ()) -> Result<CoordinatorState, ActorProcessingErr> {
         Ok(CoordinatorState {
             next_token: 1,
-            in_flight: HashMap::new(),
+            in_flight: ahash::HashMap::default(),
         })
     }
 
@@ -412,7 +463,7 @@ impl Actor for TransferCoordinator {
                 // to the same account: all commit together, in order, or none does.
                 let mut credit_before = Vec::new();
                 if f.atomic {
-                    let mut credited: HashMap<u64, Decimal> = HashMap::new();
+                    let mut credited: ahash::HashMap<u64, Decimal> = ahash::HashMap::default();
                     credit_before = vec![Decimal::ZERO; n];
                     let accounts = f.postings.iter().flat_map(|p| p.record.iter().flat_map(|r| &r.legs));
                     for (i, account) in accounts.map(|l| l.account_id).enumerate() {

@@ -1062,11 +1062,8 @@ impl Ledger {
                     Ok(settle) => settle,
                     Err(replay) => return Ok(*replay),
                 };
-                let mut results = self.run_unit(vec![(record, Some(settle))], false).await?;
-                results
-                    .pop()
-                    .unwrap_or_else(|| Err(EngineError::Internal("no result".into())))
-                    .map(|outcome| *outcome)
+                let ran = self.run_unit(vec![(record, Some(settle))], false).await?;
+                self.alone(ran)
             }
         }
     }
@@ -1088,7 +1085,7 @@ impl Ledger {
         let mut claimed: Vec<(u64, String)> = Vec::with_capacity(n);
         let mut repeated = Vec::new();
         // Borrowed from the inputs: the keys themselves move on with the records.
-        let mut keys = std::collections::HashSet::with_capacity(n);
+        let mut keys = ahash::HashSet::with_capacity_and_hasher(n, ahash::RandomState::new());
         // Judge everything first, then claim the keys in key order with nothing else awaited
         // in between: two batches naming the same keys in different orders cannot deadlock.
         let mut judged = Vec::with_capacity(n);
@@ -1150,29 +1147,33 @@ impl Ledger {
             }
         }
         // A batch means what its postings sent one after another would mean. An atomic unit
-        // lets debits spend the unit's earlier credits (see the coordinator); otherwise a
-        // posting that debits an account credited earlier in the batch starts a new wave,
-        // run after the previous wave is decided.
-        let waves = if atomic {
-            vec![drafts.len()]
-        } else {
-            wave_sizes(&drafts)
-        };
-        let mut drafts = drafts.into_iter();
-        let mut index = draft_index.into_iter();
-        for size in waves {
-            let wave: Vec<_> = drafts.by_ref().take(size).collect();
-            let slots: Vec<usize> = index.by_ref().take(size).collect();
-            match self.run_unit(wave, atomic).await {
-                Ok(outcomes) => {
-                    for (i, o) in slots.into_iter().zip(outcomes) {
-                        results[i] = Some(o);
+        // lets debits spend the unit's earlier credits (see the coordinator). Otherwise the
+        // coordinator decides what it can and gives back the postings whose answer could
+        // depend on how earlier ones end; they run in the next unit, in batch order.
+        let mut slots = draft_index;
+        let mut unit = drafts;
+        while !unit.is_empty() {
+            match self.run_unit(unit, atomic).await {
+                Ok(ran) => {
+                    let mut next = Vec::new();
+                    let mut next_slots = Vec::new();
+                    for (slot, r) in slots.into_iter().zip(ran) {
+                        match r {
+                            Ran::Answered(o) => results[slot] = Some(o),
+                            Ran::Deferred(record, settle) => {
+                                next.push((record, settle));
+                                next_slots.push(slot);
+                            }
+                        }
                     }
+                    unit = next;
+                    slots = next_slots;
                 }
                 Err(e) => {
-                    for i in slots {
-                        results[i] = Some(Err(e.clone()));
+                    for slot in slots {
+                        results[slot] = Some(Err(e.clone()));
                     }
+                    break;
                 }
             }
         }
@@ -1394,11 +1395,7 @@ impl Ledger {
     }
 
     /// Runs postings (their keys claimed) through a coordinator and answers each.
-    async fn run_unit(
-        &self,
-        drafts: Vec<(PostingRecord, Option<Settle>)>,
-        atomic: bool,
-    ) -> Result<Vec<Result<Box<PostingOutcome>>>> {
+    async fn run_unit(&self, drafts: Vec<(PostingRecord, Option<Settle>)>, atomic: bool) -> Result<Vec<Ran>> {
         let mut postings = Vec::with_capacity(drafts.len());
         let mut accounts = Vec::with_capacity(drafts.len());
         let mut lookup_error = None;
@@ -1435,10 +1432,23 @@ impl Ledger {
             .into_iter()
             .zip(accounts)
             .map(|(r, legs)| match r {
-                Ok(committed) => self.outcome_from(committed),
-                Err(failure) => Err(self.failure_error(failure, &legs)),
+                Ok(committed) => Ran::Answered(self.outcome_from(committed)),
+                Err(PostingFailure::Deferred { record, settle }) => Ran::Deferred(*record, settle),
+                Err(failure) => Ran::Answered(Err(self.failure_error(failure, &legs))),
             })
             .collect())
+    }
+
+    /// The answer of a unit of one posting, which is never deferred (nothing runs before it).
+    fn alone(&self, mut ran: Vec<Ran>) -> Result<PostingOutcome> {
+        match ran.pop() {
+            Some(Ran::Answered(outcome)) => outcome.map(|o| *o),
+            Some(Ran::Deferred(record, _settle)) => {
+                self.release_claim(&record);
+                Err(EngineError::Internal("a posting alone in its unit was deferred".into()))
+            }
+            None => Err(EngineError::Internal("no result".into())),
+        }
     }
 
     fn release_claim(&self, record: &PostingRecord) {
@@ -1460,6 +1470,8 @@ impl Ledger {
         match failure {
             PostingFailure::Unavailable(m) => EngineError::Unavailable(m),
             PostingFailure::Linked => not_applied(),
+            // run_unit gives deferred postings back rather than answering them.
+            PostingFailure::Deferred { .. } => EngineError::Internal("a deferred posting was answered".into()),
             PostingFailure::Refused { leg, refusal } => {
                 let number = legs
                     .get(leg)
@@ -1537,11 +1549,8 @@ impl Ledger {
             fingerprint: 0,
             ..original
         };
-        let mut results = self.run_unit(vec![(record, None)], false).await?;
-        results
-            .pop()
-            .unwrap_or_else(|| Err(EngineError::Internal("no result".into())))
-            .map(|outcome| *outcome)
+        let ran = self.run_unit(vec![(record, None)], false).await?;
+        self.alone(ran)
     }
 
     fn tx_entry(&self, caller: &Caller, txn_id: u64) -> Result<TxEntry> {
@@ -2051,35 +2060,11 @@ enum Judged {
     },
 }
 
-/// Splits a batch's postings into consecutive waves so that no posting debits an account
-/// that an earlier posting of its own wave credits.
-fn wave_sizes(drafts: &[(PostingRecord, Option<Settle>)]) -> Vec<usize> {
-    let mut sizes = Vec::new();
-    let mut credited = std::collections::HashSet::new();
-    let mut size = 0;
-    for (record, _) in drafts {
-        let depends = record
-            .legs
-            .iter()
-            .any(|l| l.delta.0.is_sign_negative() && credited.contains(&l.account_id));
-        if depends && size > 0 {
-            sizes.push(size);
-            size = 0;
-            credited.clear();
-        }
-        credited.extend(
-            record
-                .legs
-                .iter()
-                .filter(|l| l.delta.0.is_sign_positive())
-                .map(|l| l.account_id),
-        );
-        size += 1;
-    }
-    if size > 0 {
-        sizes.push(size);
-    }
-    sizes
+/// How a posting ended in a coordinator's unit.
+enum Ran {
+    Answered(Result<Box<PostingOutcome>>),
+    /// Given back, its key still claimed, to run in a later unit.
+    Deferred(PostingRecord, Option<Settle>),
 }
 
 fn not_applied() -> EngineError {

@@ -113,16 +113,15 @@ fn classify(r: &Result<PostingOutcome, EngineError>) -> Expect {
     }
 }
 
-async fn run_case(ops: Vec<Op>, fee_cents: i64, limits: Vec<(i64, bool)>, snapshot_every: u64, seed: u64) {
-    let storage = SimStorage::new();
-    let ledger = open(&storage, snapshot_every).await;
+/// The ledger's wallets (minimum balance in cents, overdraw) and the model of them, all empty.
+async fn world_and_model(ledger: &walletd_engine::Ledger, fee_cents: i64, limits: &[(i64, bool)]) -> (World, Model) {
     let fee = Decimal::new(fee_cents, 2);
     let wallet_specs: Vec<(String, bool)> = limits
         .iter()
         .map(|(m, o)| (Decimal::new(*m, 2).to_string(), *o))
         .collect();
     let specs: Vec<(&str, bool)> = wallet_specs.iter().map(|(m, o)| (m.as_str(), *o)).collect();
-    let world = setup(&ledger, &fee.to_string(), &specs).await;
+    let world = setup(ledger, &fee.to_string(), &specs).await;
     let mut model = Model {
         bal: HashMap::new(),
         limits: HashMap::new(),
@@ -132,17 +131,26 @@ async fn run_case(ops: Vec<Op>, fee_cents: i64, limits: Vec<(i64, bool)>, snapsh
         reversed: HashSet::new(),
         fee,
     };
-    for (i, (m, o)) in limits.iter().enumerate() {
-        model.bal.insert(Acct::Wallet(i), Decimal::ZERO);
-        model.limits.insert(Acct::Wallet(i), (Decimal::new(*m, 2), *o));
-        model.status.insert(Acct::Wallet(i), AccountStatus::Active);
+    let wallets = limits
+        .iter()
+        .enumerate()
+        .map(|(i, (m, o))| (Acct::Wallet(i), Decimal::new(*m, 2), *o));
+    let house = [
+        (Acct::Settlement, Decimal::ZERO, true),
+        (Acct::Commission, Decimal::ZERO, false),
+    ];
+    for (a, minimum, overdraw) in wallets.chain(house) {
+        model.bal.insert(a, Decimal::ZERO);
+        model.limits.insert(a, (minimum, overdraw));
+        model.status.insert(a, AccountStatus::Active);
     }
-    model.bal.insert(Acct::Settlement, Decimal::ZERO);
-    model.limits.insert(Acct::Settlement, (Decimal::ZERO, true));
-    model.status.insert(Acct::Settlement, AccountStatus::Active);
-    model.bal.insert(Acct::Commission, Decimal::ZERO);
-    model.limits.insert(Acct::Commission, (Decimal::ZERO, false));
-    model.status.insert(Acct::Commission, AccountStatus::Active);
+    (world, model)
+}
+
+async fn run_case(ops: Vec<Op>, fee_cents: i64, limits: Vec<(i64, bool)>, snapshot_every: u64, seed: u64) {
+    let storage = SimStorage::new();
+    let ledger = open(&storage, snapshot_every).await;
+    let (world, mut model) = world_and_model(&ledger, fee_cents, &limits).await;
     let a = admin();
     let svc = world.service_code.clone();
     let num = |w: usize| world.wallets[w].clone();
@@ -311,5 +319,120 @@ proptest! {
     ) {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         rt.block_on(run_case(ops, fee_cents, limits, snapshot_every, seed));
+    }
+}
+
+fn batch_op() -> impl Strategy<Value = Op> {
+    let w = 0..WALLETS;
+    let cents = 1i64..=20_000;
+    prop_oneof![
+        3 => (w.clone(), cents.clone()).prop_map(|(w, cents)| Op::Credit { w, cents, key: 0 }),
+        3 => (w.clone(), cents.clone()).prop_map(|(w, cents)| Op::Debit { w, cents, key: 0 }),
+        4 => (w.clone(), w, cents)
+            .prop_filter("two wallets", |(a, b, _)| a != b)
+            .prop_map(|(a, b, cents)| Op::Transfer { a, b, cents, key: 0 }),
+    ]
+}
+
+/// A non-atomic batch means what its postings sent one after another would mean: every
+/// answer, the balances in it, and the balances after are the model's, applied in order.
+async fn run_batch_case(ops: Vec<Op>, fee_cents: i64, limits: Vec<(i64, bool)>, seed: u64) {
+    let storage = SimStorage::new();
+    let ledger = open(&storage, 0).await;
+    let (world, mut model) = world_and_model(&ledger, fee_cents, &limits).await;
+    let fee = model.fee;
+    let num = |w: usize| world.wallets[w].clone();
+    let wallet_of = |n: &str| world.wallets.iter().position(|x| x == n).map(Acct::Wallet);
+    let mut inputs = Vec::new();
+    for (i, op) in ops.iter().enumerate() {
+        let (kind, cents) = match op {
+            Op::Credit { w, cents, .. } => (
+                PostingInputKind::Credit {
+                    account_number: num(*w),
+                },
+                cents,
+            ),
+            Op::Debit { w, cents, .. } => (
+                PostingInputKind::Debit {
+                    account_number: num(*w),
+                },
+                cents,
+            ),
+            Op::Transfer { a, b, cents, .. } => (
+                PostingInputKind::Transfer {
+                    source_account_number: num(*a),
+                    destination_account_number: num(*b),
+                },
+                cents,
+            ),
+            _ => unreachable!(),
+        };
+        inputs.push(posting(
+            kind,
+            &world.service_code,
+            Decimal::new(*cents, 2),
+            &format!("b-{i}"),
+        ));
+    }
+    let results = ledger.post_batch(&admin(), inputs, false).await;
+    assert_eq!(results.len(), ops.len());
+    for (op, result) in ops.iter().zip(&results) {
+        let cents = match op {
+            Op::Credit { cents, .. } | Op::Debit { cents, .. } | Op::Transfer { cents, .. } => *cents,
+            _ => unreachable!(),
+        };
+        let amount = Decimal::new(cents, 2);
+        let legs = legs_of(op, amount, fee);
+        let passes = !(fee > amount || (matches!(op, Op::Credit { .. }) && fee == amount)) && model.judge(&legs);
+        match result {
+            Ok(o) => {
+                assert!(passes, "op {op:?} passed in the batch but not one after another");
+                let before = model.bal.clone();
+                model.apply(&legs);
+                for leg in [&o.source, &o.destination] {
+                    if let Some(a) = wallet_of(&leg.account_number) {
+                        assert_eq!(leg.previous_balance, before[&a], "previous balance, {op:?}");
+                        assert_eq!(leg.current_balance, model.bal[&a], "current balance, {op:?}");
+                    }
+                }
+            }
+            Err(EngineError::Refused(_)) => {
+                assert!(!passes, "op {op:?} refused in the batch, passes one after another")
+            }
+            Err(e) => panic!("op {op:?}: unexpected {e:?}"),
+        }
+    }
+    let check = |ledger: walletd_engine::Ledger, label: &'static str| {
+        let world_wallets = world.wallets.clone();
+        let model_bal = model.bal.clone();
+        async move {
+            let (all, total) = balances(&ledger).await;
+            assert_eq!(total, Decimal::ZERO, "{label}: the ledger's total is zero");
+            for (i, n) in world_wallets.iter().enumerate() {
+                let got = all.iter().find(|(x, _)| x == n).map(|(_, b)| *b).unwrap();
+                assert_eq!(got, model_bal[&Acct::Wallet(i)], "{label}: balance of wallet {i}");
+            }
+            ledger
+        }
+    };
+    let ledger = check(ledger, "live").await;
+    ledger.shutdown();
+    drop(ledger);
+    let ledger = open(&storage.crash(seed), 0).await;
+    check(ledger, "recovered").await.shutdown();
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn a_batch_means_its_postings_one_after_another(
+        ops in proptest::collection::vec(batch_op(), 1..60),
+        fee_cents in prop_oneof![Just(0i64), Just(50)],
+        limits in proptest::collection::vec((0i64..2_000, any::<bool>()), WALLETS),
+        seed in any::<u64>(),
+    ) {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        rt.block_on(run_batch_case(ops, fee_cents, limits, seed));
     }
 }
