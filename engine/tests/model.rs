@@ -147,6 +147,22 @@ async fn world_and_model(ledger: &walletd_engine::Ledger, fee_cents: i64, limits
     (world, model)
 }
 
+/// The ledger's total is zero and each wallet's balance and status are the model's.
+async fn matches_model(ledger: &walletd_engine::Ledger, wallets: &[String], model: &Model, label: &str) {
+    let (all, total) = balances(ledger).await;
+    assert_eq!(total, Decimal::ZERO, "{label}: the ledger's total is zero");
+    for (i, n) in wallets.iter().enumerate() {
+        let got = all.iter().find(|(x, _)| x == n).map(|(_, b)| *b).unwrap();
+        assert_eq!(got, model.bal[&Acct::Wallet(i)], "{label}: balance of wallet {i}");
+        let details = ledger.get_account(&admin(), n).await.unwrap();
+        assert_eq!(
+            details.live.status,
+            model.status[&Acct::Wallet(i)],
+            "{label}: status of wallet {i}"
+        );
+    }
+}
+
 async fn run_case(ops: Vec<Op>, fee_cents: i64, limits: Vec<(i64, bool)>, snapshot_every: u64, seed: u64) {
     let storage = SimStorage::new();
     let ledger = open(&storage, snapshot_every).await;
@@ -272,33 +288,13 @@ async fn run_case(ops: Vec<Op>, fee_cents: i64, limits: Vec<(i64, bool)>, snapsh
     }
 
     eprintln!("{} ops, {} postings applied", ops.len(), model.postings.len());
-    let check = |ledger: walletd_engine::Ledger, label: &'static str| {
-        let world_wallets = world.wallets.clone();
-        let model_bal = model.bal.clone();
-        let model_status = model.status.clone();
-        async move {
-            let (all, total) = balances(&ledger).await;
-            assert_eq!(total, Decimal::ZERO, "{label}: the ledger's total is zero");
-            for (i, n) in world_wallets.iter().enumerate() {
-                let got = all.iter().find(|(x, _)| x == n).map(|(_, b)| *b).unwrap();
-                assert_eq!(got, model_bal[&Acct::Wallet(i)], "{label}: balance of wallet {i}");
-                let details = ledger.get_account(&admin(), n).await.unwrap();
-                assert_eq!(
-                    details.live.status,
-                    model_status[&Acct::Wallet(i)],
-                    "{label}: status of wallet {i}"
-                );
-            }
-            ledger
-        }
-    };
-    let ledger = check(ledger, "live").await;
+    matches_model(&ledger, &world.wallets, &model, "live").await;
     ledger.shutdown();
     drop(ledger);
     // Everything acknowledged was synced: a crash now must lose nothing.
     let crashed = storage.crash(seed);
     let ledger = open(&crashed, snapshot_every).await;
-    let ledger = check(ledger, "recovered").await;
+    matches_model(&ledger, &world.wallets, &model, "recovered").await;
     for (key, (_, first)) in &model.keys {
         let again = ledger.get_transaction(&admin(), *first).await.unwrap();
         assert_eq!(again.source_transaction_id, format!("key-{key}"));
@@ -402,24 +398,12 @@ async fn run_batch_case(ops: Vec<Op>, fee_cents: i64, limits: Vec<(i64, bool)>, 
             Err(e) => panic!("op {op:?}: unexpected {e:?}"),
         }
     }
-    let check = |ledger: walletd_engine::Ledger, label: &'static str| {
-        let world_wallets = world.wallets.clone();
-        let model_bal = model.bal.clone();
-        async move {
-            let (all, total) = balances(&ledger).await;
-            assert_eq!(total, Decimal::ZERO, "{label}: the ledger's total is zero");
-            for (i, n) in world_wallets.iter().enumerate() {
-                let got = all.iter().find(|(x, _)| x == n).map(|(_, b)| *b).unwrap();
-                assert_eq!(got, model_bal[&Acct::Wallet(i)], "{label}: balance of wallet {i}");
-            }
-            ledger
-        }
-    };
-    let ledger = check(ledger, "live").await;
+    matches_model(&ledger, &world.wallets, &model, "live").await;
     ledger.shutdown();
     drop(ledger);
     let ledger = open(&storage.crash(seed), 0).await;
-    check(ledger, "recovered").await.shutdown();
+    matches_model(&ledger, &world.wallets, &model, "recovered").await;
+    ledger.shutdown();
 }
 
 proptest! {
