@@ -1664,13 +1664,28 @@ impl Ledger {
         };
         let f = find(LegRole::Fee);
         let service = self.service_code(record.service_id);
+        // Each account's number is looked up once: a leg's other party is another leg's account.
+        let numbers: Vec<(u64, String)> = record
+            .legs
+            .iter()
+            .map(|l| (l.account_id, self.account_number(l.account_id)))
+            .collect();
+        let number = |id: u64| match numbers.iter().find(|(a, _)| *a == id) {
+            Some((_, n)) => n.clone(),
+            None => self.account_number(id),
+        };
+        let names = |i: usize, client_service_code: String| LegNames {
+            account_number: number(record.legs[i].account_id),
+            other_party_account: number(record.legs[i].other_party),
+            client_service_code,
+        };
         let fee = f.map(|f| {
-            let n = self.leg_names(&record, f, service.clone());
+            let n = names(f, service.clone());
             leg_view(&record, f, balances[f], n, RecordText::cloned(&record))
         });
-        let n = self.leg_names(&record, s, service.clone());
+        let n = names(s, service.clone());
         let source = leg_view(&record, s, balances[s], n, RecordText::cloned(&record));
-        let n = self.leg_names(&record, d, service);
+        let n = names(d, service);
         let text = RecordText::taken(&mut record);
         let destination = leg_view(&record, d, balances[d], n, text);
         Ok(Box::new(PostingOutcome {
