@@ -75,8 +75,50 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
 }
 
 fn object<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Option<T> {
+    if !plain(body) {
+        return None;
+    }
     let text = std::str::from_utf8(body).ok()?;
     serde_json::from_str::<Object<T>>(text).ok().map(|o| o.0)
+}
+
+/// Deepest nesting read here; the full parse refuses past 128 levels.
+const MAX_DEPTH: usize = 100;
+
+/// True for a body with no `\u` escape and at most [`MAX_DEPTH`] levels of nesting. The raw
+/// values skipped by the fast reading are checked by serde_json for syntax but not for
+/// lone surrogates (`"\ud800"`) or depth, both of which the full parse refuses; such bodies
+/// are left to it.
+fn plain(body: &[u8]) -> bool {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in body {
+        if in_string {
+            match b {
+                _ if escaped => {
+                    if b == b'u' {
+                        return false;
+                    }
+                    escaped = false;
+                }
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return false;
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    true
 }
 
 /// `POST /api/v1/account-transfers`.
@@ -362,6 +404,22 @@ mod tests {
         for text in &texts {
             agree(text, transfer(text.as_bytes()), slow_transfer(text));
         }
+        // What serde_json skips without checking: lone surrogates and depth, in fields the
+        // fast reading does not read (or reads separately).
+        let deep = |n: usize| format!("{}1{}", "[".repeat(n), "]".repeat(n));
+        let deep_data = |n: usize| format!("{}{}", r#"{"a":"#.repeat(n), "1}".repeat(n));
+        let odd = [
+            plain.replacen('{', r#"{"x":"\ud800","#, 1),
+            plain.replacen('{', r#"{"account_number":"\ud800","#, 1),
+            plain.replacen('{', &format!(r#"{{"x":{},"#, deep(200)), 1),
+            plain.replacen('{', &format!(r#"{{"x":{},"#, deep(127)), 1),
+            plain.replacen('{', &format!(r#"{{"source_transaction_data":{},"#, deep_data(127)), 1),
+        ];
+        for text in &odd {
+            assert!(transfer(text.as_bytes()).is_none(), "{text}");
+            assert!(slow_transfer(text).is_err(), "the fields refuse it too: {text}");
+        }
+        assert!(transfer(plain.replacen('{', &format!(r#"{{"x":{},"#, deep(60)), 1).as_bytes()).is_some());
         let mut not_utf8 = plain.clone().into_bytes();
         not_utf8.insert(plain.find("MOBILE").unwrap(), 0xff);
         assert!(transfer(&not_utf8).is_none());

@@ -39,6 +39,9 @@ pub struct PostingDraft {
 pub struct UnitDraft {
     pub postings: Vec<PostingDraft>,
     pub atomic: bool,
+    /// Not atomic, and postings whose answer could depend on earlier ones of the unit may be
+    /// deferred (given back) rather than decided: see `defer_where_order_matters`.
+    pub defer: bool,
 }
 
 #[derive(Debug)]
@@ -209,6 +212,7 @@ struct Posting {
 struct InFlight {
     postings: Vec<Posting>,
     atomic: bool,
+    defer: bool,
     deltas: Vec<Decimal>,
     actors: Vec<ActorRef<AccountMsg>>,
     /// The legs' Prepare results and committed balances.
@@ -258,8 +262,8 @@ impl TransferCoordinator {
         }
     }
 
-    /// A unit that is not atomic must mean what its postings would mean sent one after
-    /// another. Its postings were prepared together: each against the holds of every earlier
+    /// A unit that may defer (a batch's first, not atomic) must mean what its postings would
+    /// mean sent one after another. Its postings were prepared together: each against the holds of every earlier
     /// one on its accounts, without their credits. So a posting refused for funds on an
     /// account that an earlier posting of the unit touched might have passed one after
     /// another; it is deferred to a later unit instead of refused, and with it every later
@@ -299,7 +303,7 @@ impl TransferCoordinator {
 
     /// Every leg answered Prepare: drop what was refused, append the rest.
     fn decide(&self, f: &mut InFlight) {
-        if !f.atomic && f.postings.len() > 1 {
+        if f.defer && f.postings.len() > 1 {
             Self::defer_where_order_matters(f);
         }
         let any_refused = f.postings.iter().any(|p| p.refusal.is_some());
@@ -429,11 +433,16 @@ impl Actor for TransferCoordinator {
             CoordinatorMsg::Submit { draft, reply } => {
                 let token = st.next_token;
                 st.next_token += 1;
-                let UnitDraft { postings, atomic } = *draft;
+                let UnitDraft {
+                    postings,
+                    atomic,
+                    defer,
+                } = *draft;
                 let n = postings.iter().map(|d| d.record.legs.len()).sum();
                 let mut f = InFlight {
                     postings: Vec::with_capacity(postings.len()),
                     atomic,
+                    defer: defer && !atomic,
                     deltas: Vec::with_capacity(n),
                     actors: Vec::with_capacity(n),
                     answers: UnitAnswers::new(me.clone(), token, n),

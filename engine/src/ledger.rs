@@ -1062,7 +1062,7 @@ impl Ledger {
                     Ok(settle) => settle,
                     Err(replay) => return Ok(*replay),
                 };
-                let ran = self.run_unit(vec![(record, Some(settle))], false).await?;
+                let ran = self.run_unit(vec![(record, Some(settle))], false, false).await?;
                 self.alone(ran)
             }
         }
@@ -1148,33 +1148,51 @@ impl Ledger {
         }
         // A batch means what its postings sent one after another would mean. An atomic unit
         // lets debits spend the unit's earlier credits (see the coordinator). Otherwise the
-        // coordinator decides what it can and gives back the postings whose answer could
-        // depend on how earlier ones end; they run in the next unit, in batch order.
-        let mut slots = draft_index;
-        let mut unit = drafts;
-        while !unit.is_empty() {
-            match self.run_unit(unit, atomic).await {
-                Ok(ran) => {
-                    let mut next = Vec::new();
-                    let mut next_slots = Vec::new();
-                    for (slot, r) in slots.into_iter().zip(ran) {
-                        match r {
-                            Ran::Answered(o) => results[slot] = Some(o),
-                            Ran::Deferred(record, settle) => {
-                                next.push((record, settle));
-                                next_slots.push(slot);
-                            }
+        // whole batch runs as one unit first, and the coordinator gives back the postings
+        // whose answer could depend on how earlier ones end. Those run after it in waves cut
+        // so that no posting debits an account credited earlier in its own wave: a batch built
+        // to defer at every step would otherwise be prepared again and again, once per
+        // posting, and this way no posting is prepared more than twice.
+        let mut later = Vec::new();
+        let mut later_slots = Vec::new();
+        match self.run_unit(drafts, atomic, !atomic).await {
+            Ok(ran) => {
+                for (slot, r) in draft_index.into_iter().zip(ran) {
+                    match r {
+                        Ran::Answered(o) => results[slot] = Some(o),
+                        Ran::Deferred(record, settle) => {
+                            later.push((record, settle));
+                            later_slots.push(slot);
                         }
                     }
-                    unit = next;
-                    slots = next_slots;
                 }
-                Err(e) => {
-                    for slot in slots {
-                        results[slot] = Some(Err(e.clone()));
-                    }
-                    break;
+            }
+            Err(e) => {
+                for slot in draft_index {
+                    results[slot] = Some(Err(e.clone()));
                 }
+            }
+        }
+        let mut later_slots = later_slots.into_iter();
+        let mut later_iter = later.into_iter();
+        for size in wave_sizes(later_iter.as_slice()) {
+            let wave: Vec<_> = later_iter.by_ref().take(size).collect();
+            let slots: Vec<usize> = later_slots.by_ref().take(size).collect();
+            let answers = match self.run_unit(wave, false, false).await {
+                Ok(ran) => ran
+                    .into_iter()
+                    .map(|r| match r {
+                        Ran::Answered(o) => o,
+                        Ran::Deferred(record, _settle) => {
+                            self.release_claim(&record);
+                            Err(EngineError::Internal("a posting was deferred in a wave".into()))
+                        }
+                    })
+                    .collect(),
+                Err(e) => vec![Err(e); slots.len()],
+            };
+            for (slot, answer) in slots.into_iter().zip(answers) {
+                results[slot] = Some(answer);
             }
         }
         if !atomic {
@@ -1395,7 +1413,12 @@ impl Ledger {
     }
 
     /// Runs postings (their keys claimed) through a coordinator and answers each.
-    async fn run_unit(&self, drafts: Vec<(PostingRecord, Option<Settle>)>, atomic: bool) -> Result<Vec<Ran>> {
+    async fn run_unit(
+        &self,
+        drafts: Vec<(PostingRecord, Option<Settle>)>,
+        atomic: bool,
+        defer: bool,
+    ) -> Result<Vec<Ran>> {
         let mut postings = Vec::with_capacity(drafts.len());
         let mut accounts = Vec::with_capacity(drafts.len());
         let mut lookup_error = None;
@@ -1418,7 +1441,11 @@ impl Ledger {
         }
         let (tx, rx) = oneshot::channel();
         let i = self.inner.next_coordinator.fetch_add(1, Ordering::Relaxed) % self.inner.coordinators.len();
-        let draft = Box::new(UnitDraft { postings, atomic });
+        let draft = Box::new(UnitDraft {
+            postings,
+            atomic,
+            defer,
+        });
         if let Err(e) = self.inner.coordinators[i].cast(CoordinatorMsg::Submit { draft, reply: tx }) {
             if let ractor::MessagingErr::SendErr(CoordinatorMsg::Submit { draft, .. }) = e {
                 for p in &draft.postings {
@@ -1549,7 +1576,7 @@ impl Ledger {
             fingerprint: 0,
             ..original
         };
-        let ran = self.run_unit(vec![(record, None)], false).await?;
+        let ran = self.run_unit(vec![(record, None)], false, false).await?;
         self.alone(ran)
     }
 
@@ -2073,6 +2100,37 @@ enum Judged {
         key: (u64, String),
         fingerprint: u64,
     },
+}
+
+/// Splits a batch's postings into consecutive waves so that no posting debits an account
+/// that an earlier posting of its own wave credits.
+fn wave_sizes(drafts: &[(PostingRecord, Option<Settle>)]) -> Vec<usize> {
+    let mut sizes = Vec::new();
+    let mut credited = ahash::HashSet::with_capacity_and_hasher(drafts.len(), ahash::RandomState::new());
+    let mut size = 0;
+    for (record, _) in drafts {
+        let depends = record
+            .legs
+            .iter()
+            .any(|l| l.delta.0.is_sign_negative() && credited.contains(&l.account_id));
+        if depends && size > 0 {
+            sizes.push(size);
+            size = 0;
+            credited.clear();
+        }
+        credited.extend(
+            record
+                .legs
+                .iter()
+                .filter(|l| l.delta.0.is_sign_positive())
+                .map(|l| l.account_id),
+        );
+        size += 1;
+    }
+    if size > 0 {
+        sizes.push(size);
+    }
+    sizes
 }
 
 /// How a posting ended in a coordinator's unit.

@@ -177,3 +177,54 @@ async fn an_abandoned_idempotency_claim_does_not_block_the_key() {
     assert_eq!(outcome.destination.current_balance, d("5"));
     ledger.shutdown();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_that_defers_at_every_step_still_means_its_postings_in_order() {
+    let storage = SimStorage::new();
+    let ledger = open(&storage, 0).await;
+    let w = setup(&ledger, "0", &[("0", false)]).await;
+    // Each debit spends the credit just before it: the first unit decides the first credit
+    // and defers the rest, which then run in waves.
+    let wallet = || w.wallets[0].clone();
+    let mut batch = Vec::new();
+    for i in 0..200 {
+        batch.push(posting(
+            PostingInputKind::Credit {
+                account_number: wallet(),
+            },
+            &w.service_code,
+            d("1"),
+            &format!("c{i}"),
+        ));
+        batch.push(posting(
+            PostingInputKind::Debit {
+                account_number: wallet(),
+            },
+            &w.service_code,
+            d("1"),
+            &format!("d{i}"),
+        ));
+    }
+    let results = ledger.post_batch(&admin(), batch, false).await;
+    for (i, r) in results.iter().enumerate() {
+        let leg = r.as_ref().unwrap_or_else(|e| panic!("posting {i}: {e:?}")).wallet_leg();
+        let (before, after) = if i % 2 == 0 { ("0", "1") } else { ("1", "0") };
+        assert_eq!(
+            (leg.previous_balance, leg.current_balance),
+            (d(before), d(after)),
+            "posting {i}"
+        );
+    }
+    // Ids follow the batch's order here: every posting after the first was deferred.
+    let ids: Vec<u64> = results
+        .iter()
+        .map(|r| r.as_ref().unwrap().wallet_leg().transaction_id)
+        .collect();
+    assert!(ids.windows(2).all(|p| p[0] < p[1]), "{ids:?}");
+    assert_eq!(balance(&ledger, &w.wallets[0]).await, d("0"));
+    ledger.shutdown();
+    let recovered = open(&storage.crash(7), 0).await;
+    assert_eq!(balance(&recovered, &w.wallets[0]).await, d("0"));
+    assert_eq!(balances(&recovered).await.1, Decimal::ZERO);
+    recovered.shutdown();
+}
