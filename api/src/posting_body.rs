@@ -18,8 +18,13 @@ use walletd_engine::money;
 use walletd_engine::views::{PostingInput, PostingInputKind};
 
 /// The fields a posting may carry, each as its raw JSON text (a null reads as absent).
+///
+/// Any other field makes the body go to the full parse: serde_json checks a value it skips
+/// for syntax but not for lone surrogates (`"\ud800"`) or depth, which the full parse
+/// refuses. For the same reason a field of the struct that a route does not read must be
+/// absent ([`unread`]).
 #[derive(serde::Deserialize, Default)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 struct PostingFields<'a> {
     #[serde(borrow)]
     command: Option<&'a RawValue>,
@@ -46,7 +51,7 @@ struct PostingFields<'a> {
 }
 
 #[derive(serde::Deserialize, Default)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 struct BatchFields<'a> {
     #[serde(borrow)]
     atomic: Option<&'a RawValue>,
@@ -75,55 +80,14 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
 }
 
 fn object<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Option<T> {
-    if !plain(body) {
-        return None;
-    }
     let text = std::str::from_utf8(body).ok()?;
     serde_json::from_str::<Object<T>>(text).ok().map(|o| o.0)
-}
-
-/// Deepest nesting read here; the full parse refuses past 128 levels.
-const MAX_DEPTH: usize = 100;
-
-/// True for a body with no `\u` escape and at most [`MAX_DEPTH`] levels of nesting. The raw
-/// values skipped by the fast reading are checked by serde_json for syntax but not for
-/// lone surrogates (`"\ud800"`) or depth, both of which the full parse refuses; such bodies
-/// are left to it.
-fn plain(body: &[u8]) -> bool {
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-    for &b in body {
-        if in_string {
-            match b {
-                _ if escaped => {
-                    if b == b'u' {
-                        return false;
-                    }
-                    escaped = false;
-                }
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'{' | b'[' => {
-                depth += 1;
-                if depth > MAX_DEPTH {
-                    return false;
-                }
-            }
-            b'}' | b']' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    true
 }
 
 /// `POST /api/v1/account-transfers`.
 pub fn transfer(body: &[u8]) -> Option<PostingInput> {
     let f: PostingFields = object(body)?;
+    unread(&[f.command, f.account_number])?;
     let kind = PostingInputKind::Transfer {
         source_account_number: text(f.source_account_number)?,
         destination_account_number: text(f.destination_account_number)?,
@@ -134,6 +98,7 @@ pub fn transfer(body: &[u8]) -> Option<PostingInput> {
 /// `POST /api/v1/transactions?command=CREDIT|DEBIT`: the body's posting, for `debit` or not.
 pub fn credit_or_debit(body: &[u8], debit: bool) -> Option<PostingInput> {
     let f: PostingFields = object(body)?;
+    unread(&[f.command, f.source_account_number, f.destination_account_number])?;
     let account_number = text(f.account_number)?;
     let kind = if debit {
         PostingInputKind::Debit { account_number }
@@ -167,6 +132,10 @@ pub fn batch(body: &[u8], max: usize) -> Option<Batch> {
         let command = ["CREDIT", "DEBIT", "TRANSFER"]
             .into_iter()
             .find(|c| string(f.command).is_some_and(|s| s == *c))?;
+        match command {
+            "TRANSFER" => unread(&[f.account_number])?,
+            _ => unread(&[f.source_account_number, f.destination_account_number])?,
+        }
         let kind = match command {
             "TRANSFER" => PostingInputKind::Transfer {
                 source_account_number: text(f.source_account_number)?,
@@ -242,10 +211,50 @@ fn amount(raw: &RawValue) -> Option<rust_decimal::Decimal> {
 
 /// `source_transaction_data`: an object, kept as canonical JSON text (keys sorted, no spaces).
 fn object_text(raw: &RawValue) -> Option<String> {
+    // Parsed again here with a fresh depth budget, where the full parse counts from the
+    // body's root: deep data is left to it.
+    if depth(raw.get()) > MAX_DATA_DEPTH {
+        return None;
+    }
     match serde_json::from_str::<Value>(raw.get()).ok()? {
         v @ Value::Object(_) => Some(v.to_string()),
         _ => None,
     }
+}
+
+/// `Some` when none of the fields is given: fields a route does not read are left to the full
+/// parse, which checks them (see [`PostingFields`]).
+fn unread(fields: &[Option<&RawValue>]) -> Option<()> {
+    fields.iter().all(Option::is_none).then_some(())
+}
+
+/// Deepest `source_transaction_data` read here; the full parse refuses a body nested past 128.
+const MAX_DATA_DEPTH: usize = 100;
+
+/// How deeply a JSON text nests objects and arrays (brackets inside strings not counted).
+fn depth(text: &str) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for b in text.bytes() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 #[cfg(test)]
@@ -295,7 +304,6 @@ mod tests {
             "source_transaction_data": {"z": 1, "a": {"y": "é", "b": null}},
             "transaction_narration": "rent \"March\"",
             "transaction_date": "2024-03-01T08:00:00+03:00",
-            "unknown": [1, 2],
         }) else {
             unreachable!()
         };
@@ -334,6 +342,8 @@ mod tests {
         );
         assert_eq!(fast.narration.as_deref(), Some("rent \"March\""));
         let mut credit = transfer_body();
+        credit.remove("source_account_number");
+        credit.remove("destination_account_number");
         credit.insert("account_number".into(), json!("1000000003"));
         let text = Value::Object(credit).to_string();
         for debit in [false, true] {
@@ -359,25 +369,31 @@ mod tests {
         let mut fast_reads = 0;
         for field in fields {
             for v in variants() {
+                // A transfer's body, and a credit's or debit's (its account instead of the two).
                 let mut body = transfer_body();
-                body.insert("account_number".into(), json!("1000000003"));
+                let mut account = transfer_body();
+                account.remove("source_account_number");
+                account.remove("destination_account_number");
+                account.insert("account_number".into(), json!("1000000003"));
                 body.insert(field.into(), v.clone());
+                account.insert(field.into(), v.clone());
                 let text = Value::Object(body.clone()).to_string();
                 let fast = transfer(text.as_bytes());
                 fast_reads += usize::from(fast.is_some());
                 agree(&text, fast, slow_transfer(&text));
-                agree(
-                    &text,
-                    credit_or_debit(text.as_bytes(), true),
-                    slow_credit_or_debit(&text, true),
-                );
+                let credit = Value::Object(account.clone()).to_string();
+                let fast = credit_or_debit(credit.as_bytes(), true);
+                fast_reads += usize::from(fast.is_some());
+                agree(&credit, fast, slow_credit_or_debit(&credit, true));
                 body.remove(field);
+                account.remove(field);
                 let text = Value::Object(body).to_string();
                 agree(&text, transfer(text.as_bytes()), slow_transfer(&text));
+                let credit = Value::Object(account).to_string();
                 agree(
-                    &text,
-                    credit_or_debit(text.as_bytes(), false),
-                    slow_credit_or_debit(&text, false),
+                    &credit,
+                    credit_or_debit(credit.as_bytes(), false),
+                    slow_credit_or_debit(&credit, false),
                 );
             }
         }
@@ -407,19 +423,47 @@ mod tests {
         // What serde_json skips without checking: lone surrogates and depth, in fields the
         // fast reading does not read (or reads separately).
         let deep = |n: usize| format!("{}1{}", "[".repeat(n), "]".repeat(n));
-        let deep_data = |n: usize| format!("{}{}", r#"{"a":"#.repeat(n), "1}".repeat(n));
+        let deep_data = |n: usize| format!("{}1{}", r#"{"a":"#.repeat(n), "}".repeat(n));
         let odd = [
             plain.replacen('{', r#"{"x":"\ud800","#, 1),
             plain.replacen('{', r#"{"account_number":"\ud800","#, 1),
             plain.replacen('{', &format!(r#"{{"x":{},"#, deep(200)), 1),
             plain.replacen('{', &format!(r#"{{"x":{},"#, deep(127)), 1),
-            plain.replacen('{', &format!(r#"{{"source_transaction_data":{},"#, deep_data(127)), 1),
+            {
+                let mut body = transfer_body();
+                body.insert(
+                    "source_transaction_data".into(),
+                    serde_json::from_str(&deep_data(127)).unwrap(),
+                );
+                Value::Object(body).to_string()
+            },
         ];
         for text in &odd {
             assert!(transfer(text.as_bytes()).is_none(), "{text}");
             assert!(slow_transfer(text).is_err(), "the fields refuse it too: {text}");
         }
-        assert!(transfer(plain.replacen('{', &format!(r#"{{"x":{},"#, deep(60)), 1).as_bytes()).is_some());
+        // Data nested 60 deep is read fast; an unknown field, or a field the route does not
+        // read, sends a body that the fields accept to the full parse.
+        let mut body = transfer_body();
+        body.insert(
+            "source_transaction_data".into(),
+            serde_json::from_str(&deep_data(60)).unwrap(),
+        );
+        let data60 = Value::Object(body).to_string();
+        assert_eq!(
+            transfer(data60.as_bytes()),
+            Some(slow_transfer(&data60).unwrap()),
+            "{data60}"
+        );
+        for extra in [
+            r#"{"unknown":[1,2],"#,
+            r#"{"account_number":"1","#,
+            r#"{"command":"CREDIT","#,
+        ] {
+            let text = plain.replacen('{', extra, 1);
+            assert!(transfer(text.as_bytes()).is_none(), "{text}");
+            assert!(slow_transfer(&text).is_ok(), "{text}");
+        }
         let mut not_utf8 = plain.clone().into_bytes();
         not_utf8.insert(plain.find("MOBILE").unwrap(), 0xff);
         assert!(transfer(&not_utf8).is_none());
@@ -427,9 +471,15 @@ mod tests {
 
     #[test]
     fn batches_read_the_same_both_ways() {
+        // Each command with its own account fields (a TRANSFER with an `account_number`, say,
+        // is left to the full parse).
         let item = |command: Value| {
             let mut m = transfer_body();
-            m.insert("account_number".into(), json!("1000000003"));
+            if command != json!("TRANSFER") {
+                m.remove("source_account_number");
+                m.remove("destination_account_number");
+                m.insert("account_number".into(), json!("1000000003"));
+            }
             m.insert("command".into(), command);
             Value::Object(m)
         };

@@ -360,8 +360,15 @@ impl LedgerState {
     /// settle its idempotency key and, for a reversal, mark the original reversed.
     pub fn record_posting(&self, loc: u64, p: &PostingRecord) {
         if self.index_posting(loc, p) {
-            self.idempotency
-                .insert((p.client_id, p.source_transaction_id.clone()), settled(p));
+            // The key is normally there, claimed: settle it in place, without a copy of it.
+            let key = (p.client_id, p.source_transaction_id.as_str());
+            match self.idempotency.get_mut(&key as &dyn IdempotencyKey) {
+                Some(mut entry) => *entry = settled(p),
+                None => {
+                    self.idempotency
+                        .insert((p.client_id, p.source_transaction_id.clone()), settled(p));
+                }
+            }
         }
     }
 
@@ -443,6 +450,48 @@ impl LedgerState {
 
 /// An idempotency key and the entry that settles it.
 pub type SettledKey = ((u64, String), IdempotencyEntry);
+
+/// An idempotency key (client id, `source_transaction_id`) that may be borrowed, so that the
+/// map's entry is found without building an owned key. It hashes and compares exactly as the
+/// owned `(u64, String)` does.
+pub trait IdempotencyKey {
+    fn parts(&self) -> (u64, &str);
+}
+
+impl IdempotencyKey for (u64, String) {
+    fn parts(&self) -> (u64, &str) {
+        (self.0, &self.1)
+    }
+}
+
+impl IdempotencyKey for (u64, &str) {
+    fn parts(&self) -> (u64, &str) {
+        *self
+    }
+}
+
+impl<'a> std::borrow::Borrow<dyn IdempotencyKey + 'a> for (u64, String) {
+    fn borrow(&self) -> &(dyn IdempotencyKey + 'a) {
+        self
+    }
+}
+
+impl std::hash::Hash for dyn IdempotencyKey + '_ {
+    /// As the tuple's derived `Hash`: the client id, then the string.
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let (client, key) = self.parts();
+        client.hash(state);
+        key.hash(state);
+    }
+}
+
+impl PartialEq for dyn IdempotencyKey + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.parts() == other.parts()
+    }
+}
+
+impl Eq for dyn IdempotencyKey + '_ {}
 
 fn settled(p: &PostingRecord) -> IdempotencyEntry {
     IdempotencyEntry::Done {
@@ -601,6 +650,34 @@ impl LedgerState {
 mod tests {
     use super::*;
     use crate::record::AccountStatus;
+
+    #[test]
+    fn a_borrowed_idempotency_key_finds_what_the_owned_one_stored() {
+        let map: Map<(u64, String), u64> = Map::default();
+        let keys = ["", "k", "tx-1", "a\u{0}b", "é€😀", "the same text, another client"];
+        for (i, k) in keys.iter().enumerate() {
+            map.insert((i as u64, (*k).to_owned()), i as u64);
+        }
+        for (i, k) in keys.iter().enumerate() {
+            let borrowed = (i as u64, *k);
+            assert_eq!(
+                map.get(&borrowed as &dyn IdempotencyKey).map(|v| *v),
+                Some(i as u64),
+                "{k:?}"
+            );
+            // Another client's key, or a prefix of the text, is another key.
+            assert!(map.get(&(i as u64 + 100, *k) as &dyn IdempotencyKey).is_none());
+            let longer = format!("{k}x");
+            assert!(map.get(&(i as u64, longer.as_str()) as &dyn IdempotencyKey).is_none());
+        }
+        let owned = (7u64, "tx-7".to_string());
+        let hasher = map.hasher();
+        assert_eq!(
+            hasher.hash_one(&owned),
+            hasher.hash_one(&owned as &dyn IdempotencyKey),
+            "the owned and the borrowed key hash alike"
+        );
+    }
 
     fn account(id: u64, balance: i64) -> AccountState {
         AccountState {
