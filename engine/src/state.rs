@@ -360,15 +360,17 @@ impl LedgerState {
     /// settle its idempotency key and, for a reversal, mark the original reversed.
     pub fn record_posting(&self, loc: u64, p: &PostingRecord) {
         if self.index_posting(loc, p) {
-            // The key is normally there, claimed: settle it in place, without a copy of it.
+            // The key is normally there, claimed: settle it in place, without a copy of it. The
+            // claim it replaces is dropped after the shard's lock is released, as `insert`
+            // would: its last reference may free it, and others wait on that lock.
             let key = (p.client_id, p.source_transaction_id.as_str());
-            match self.idempotency.get_mut(&key as &dyn IdempotencyKey) {
-                Some(mut entry) => *entry = settled(p),
-                None => {
-                    self.idempotency
-                        .insert((p.client_id, p.source_transaction_id.clone()), settled(p));
-                }
-            }
+            let claim = match self.idempotency.get_mut(&key as &dyn IdempotencyKey) {
+                Some(mut entry) => Some(std::mem::replace(&mut *entry, settled(p))),
+                None => self
+                    .idempotency
+                    .insert((p.client_id, p.source_transaction_id.clone()), settled(p)),
+            };
+            drop(claim);
         }
     }
 
