@@ -87,25 +87,15 @@ fn object<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Option<T> {
 /// `POST /api/v1/account-transfers`.
 pub fn transfer(body: &[u8]) -> Option<PostingInput> {
     let f: PostingFields = object(body)?;
-    unread(&[f.command, f.account_number])?;
-    let kind = PostingInputKind::Transfer {
-        source_account_number: text(f.source_account_number)?,
-        destination_account_number: text(f.destination_account_number)?,
-    };
-    posting_input(&f, kind)
+    unread(&[f.command])?;
+    posting_input(&f, "TRANSFER")
 }
 
 /// `POST /api/v1/transactions?command=CREDIT|DEBIT`: the body's posting, for `debit` or not.
 pub fn credit_or_debit(body: &[u8], debit: bool) -> Option<PostingInput> {
     let f: PostingFields = object(body)?;
-    unread(&[f.command, f.source_account_number, f.destination_account_number])?;
-    let account_number = text(f.account_number)?;
-    let kind = if debit {
-        PostingInputKind::Debit { account_number }
-    } else {
-        PostingInputKind::Credit { account_number }
-    };
-    posting_input(&f, kind)
+    unread(&[f.command])?;
+    posting_input(&f, if debit { "DEBIT" } else { "CREDIT" })
 }
 
 /// A batch read whole: `atomic`, and each posting with its command.
@@ -132,29 +122,33 @@ pub fn batch(body: &[u8], max: usize) -> Option<Batch> {
         let command = ["CREDIT", "DEBIT", "TRANSFER"]
             .into_iter()
             .find(|c| string(f.command).is_some_and(|s| s == *c))?;
-        match command {
-            "TRANSFER" => unread(&[f.account_number])?,
-            _ => unread(&[f.source_account_number, f.destination_account_number])?,
-        }
-        let kind = match command {
-            "TRANSFER" => PostingInputKind::Transfer {
-                source_account_number: text(f.source_account_number)?,
-                destination_account_number: text(f.destination_account_number)?,
-            },
-            "DEBIT" => PostingInputKind::Debit {
-                account_number: text(f.account_number)?,
-            },
-            _ => PostingInputKind::Credit {
-                account_number: text(f.account_number)?,
-            },
-        };
-        postings.push((command, posting_input(f, kind)?));
+        postings.push((command, posting_input(f, command)?));
     }
     Some(Batch { atomic, postings })
 }
 
-/// The fields every posting shares, as `routes::transactions::posting_input` reads them.
-fn posting_input(f: &PostingFields<'_>, kind: PostingInputKind) -> Option<PostingInput> {
+/// A `command` posting (CREDIT, DEBIT or TRANSFER), its accounts and the fields every posting
+/// shares, as `routes::transactions` reads them. The account fields of the other commands
+/// must be absent.
+fn posting_input(f: &PostingFields<'_>, command: &str) -> Option<PostingInput> {
+    let kind = match command {
+        "TRANSFER" => {
+            unread(&[f.account_number])?;
+            PostingInputKind::Transfer {
+                source_account_number: text(f.source_account_number)?,
+                destination_account_number: text(f.destination_account_number)?,
+            }
+        }
+        _ => {
+            unread(&[f.source_account_number, f.destination_account_number])?;
+            let account_number = text(f.account_number)?;
+            if command == "DEBIT" {
+                PostingInputKind::Debit { account_number }
+            } else {
+                PostingInputKind::Credit { account_number }
+            }
+        }
+    };
     Some(PostingInput {
         kind,
         client_service_code: required_str(f.client_service_code)?,

@@ -263,8 +263,9 @@ impl TransferCoordinator {
     }
 
     /// A unit that may defer (a batch's first, not atomic) must mean what its postings would
-    /// mean sent one after another. Its postings were prepared together: each against the holds of every earlier
-    /// one on its accounts, without their credits. So a posting refused for funds on an
+    /// mean sent one after another. Its postings were prepared together: each against the
+    /// holds of every earlier one on its accounts, without their credits. So a posting
+    /// refused for funds on an
     /// account that an earlier posting of the unit touched might have passed one after
     /// another; it is deferred to a later unit instead of refused, and with it every later
     /// posting touching an account of a deferred one, so that each account still sees its

@@ -1179,16 +1179,7 @@ impl Ledger {
             let wave: Vec<_> = later_iter.by_ref().take(size).collect();
             let slots: Vec<usize> = later_slots.by_ref().take(size).collect();
             let answers = match self.run_unit(wave, false, false).await {
-                Ok(ran) => ran
-                    .into_iter()
-                    .map(|r| match r {
-                        Ran::Answered(o) => o,
-                        Ran::Deferred(record, _settle) => {
-                            self.release_claim(&record);
-                            Err(EngineError::Internal("a posting was deferred in a wave".into()))
-                        }
-                    })
-                    .collect(),
+                Ok(ran) => ran.into_iter().map(|r| self.answered(r)).collect(),
                 Err(e) => vec![Err(e); slots.len()],
             };
             for (slot, answer) in slots.into_iter().zip(answers) {
@@ -1466,14 +1457,23 @@ impl Ledger {
             .collect())
     }
 
-    /// The answer of a unit of one posting, which is never deferred (nothing runs before it).
+    /// The answer of a posting from a unit that may not defer (a single posting, a wave).
+    fn answered(&self, ran: Ran) -> Result<Box<PostingOutcome>> {
+        match ran {
+            Ran::Answered(outcome) => outcome,
+            Ran::Deferred(record, _settle) => {
+                self.release_claim(&record);
+                Err(EngineError::Internal(
+                    "a posting was deferred by a unit that may not defer".into(),
+                ))
+            }
+        }
+    }
+
+    /// The answer of a unit of one posting.
     fn alone(&self, mut ran: Vec<Ran>) -> Result<PostingOutcome> {
         match ran.pop() {
-            Some(Ran::Answered(outcome)) => outcome.map(|o| *o),
-            Some(Ran::Deferred(record, _settle)) => {
-                self.release_claim(&record);
-                Err(EngineError::Internal("a posting alone in its unit was deferred".into()))
-            }
+            Some(r) => self.answered(r).map(|o| *o),
             None => Err(EngineError::Internal("no result".into())),
         }
     }
