@@ -156,11 +156,14 @@ pub struct Catalog {
     pub account_types: Map<u64, Arc<AccountType>>,
     pub account_type_codes: Map<(u64, String), u64>,
     pub accounts: Map<u64, Arc<AccountMeta>>,
-    /// Boxed strings: a `String` key's spare capacity word is paid once per wallet.
-    pub account_numbers: Map<Box<str>, u64>,
+    /// Boxed strings: a `String` key's spare capacity word is paid once per wallet. The
+    /// value is the account itself (kept equal to `accounts`' entry), so a posting finds a
+    /// wallet by number in one look-up rather than two.
+    pub account_numbers: Map<Box<str>, Arc<AccountMeta>>,
     pub system_accounts: Map<(u64, Currency, AccountRole), u64>,
     pub services: Map<u64, Arc<Service>>,
-    pub service_codes: Map<String, u64>,
+    /// Kept equal to `services`' entry: one look-up per posting, not two.
+    pub service_codes: Map<String, Arc<Service>>,
     pub users: Map<String, Arc<User>>,
     pub apps: Map<String, Arc<App>>,
     pub app_prefixes: Map<String, String>,
@@ -258,7 +261,7 @@ impl Catalog {
                     data: a.clone(),
                     updated_at_ms: a.created_at_ms,
                 });
-                self.account_numbers.insert(number.into_boxed_str(), account_id);
+                self.account_numbers.insert(number.into_boxed_str(), meta.clone());
                 if a.role != AccountRole::Wallet {
                     self.system_accounts
                         .insert((a.client_id, a.currency, a.role), account_id);
@@ -284,6 +287,11 @@ impl Catalog {
                 m.updated_at_ms = u.at_ms;
                 let m = Arc::new(m);
                 *entry = m.clone();
+                // One map's lock at a time: nothing else ever holds both.
+                drop(entry);
+                if let Some(mut by_number) = self.account_numbers.get_mut(m.account_number.as_str()) {
+                    *by_number = m.clone();
+                }
                 Ok(Applied::Account(m))
             }
             Record::CreateService(s) => {
@@ -294,7 +302,7 @@ impl Catalog {
                     service_id: next(&self.counters.service),
                     data: s.clone(),
                 });
-                self.service_codes.insert(s.client_service_code.clone(), svc.service_id);
+                self.service_codes.insert(s.client_service_code.clone(), svc.clone());
                 self.services.insert(svc.service_id, svc.clone());
                 Ok(Applied::Service(svc))
             }
@@ -340,13 +348,11 @@ impl Catalog {
     }
 
     pub fn account_by_number(&self, number: &str) -> Option<Arc<AccountMeta>> {
-        let id = *self.account_numbers.get(number)?;
-        self.accounts.get(&id).map(|a| a.clone())
+        self.account_numbers.get(number).map(|a| a.clone())
     }
 
     pub fn service_by_code(&self, code: &str) -> Option<Arc<Service>> {
-        let id = *self.service_codes.get(code)?;
-        self.services.get(&id).map(|s| s.clone())
+        self.service_codes.get(code).map(|s| s.clone())
     }
 
     pub fn profile_by_ref(&self, client_id: u64, reference: &str) -> Option<Arc<Profile>> {
@@ -412,18 +418,18 @@ impl Catalog {
             cat.account_types.insert(t.account_type_id, Arc::new(t));
         }
         for a in image.accounts {
-            cat.account_numbers
-                .insert(a.account_number.as_str().into(), a.account_id);
             if a.data.role != AccountRole::Wallet {
                 cat.system_accounts
                     .insert((a.data.client_id, a.data.currency, a.data.role), a.account_id);
             }
-            cat.accounts.insert(a.account_id, Arc::new(a));
+            let a = Arc::new(a);
+            cat.account_numbers.insert(a.account_number.as_str().into(), a.clone());
+            cat.accounts.insert(a.account_id, a);
         }
         for s in image.services {
-            cat.service_codes
-                .insert(s.data.client_service_code.clone(), s.service_id);
-            cat.services.insert(s.service_id, Arc::new(s));
+            let s = Arc::new(s);
+            cat.service_codes.insert(s.data.client_service_code.clone(), s.clone());
+            cat.services.insert(s.service_id, s);
         }
         for u in image.users {
             cat.users.insert(u.data.username.clone(), Arc::new(u));
@@ -448,4 +454,62 @@ pub struct CatalogImage {
     pub services: Vec<Service>,
     pub users: Vec<User>,
     pub apps: Vec<App>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::Money;
+    use rust_decimal::Decimal;
+
+    fn wallet(client_id: u64) -> Record {
+        Record::CreateAccount(NewAccount {
+            client_id,
+            profile_id: None,
+            account_type_code: "WALLET".into(),
+            account_name: "Before".into(),
+            currency: Currency::parse("KES").unwrap(),
+            minimum_balance: Money(Decimal::ZERO),
+            can_overdraw: false,
+            status: AccountStatus::Active,
+            status_description: None,
+            role: AccountRole::Wallet,
+            number: None,
+            facade: None,
+            created_at_ms: 1,
+        })
+    }
+
+    #[test]
+    fn a_wallet_found_by_number_is_the_one_found_by_id_after_an_update() {
+        let catalog = Catalog::default();
+        let Ok(Applied::Account(created)) = catalog.apply(&wallet(1)) else {
+            panic!("account not created");
+        };
+        let update = Record::UpdateAccount(AccountUpdate {
+            account_id: created.account_id,
+            account_name: Some("After".into()),
+            description: None,
+            verified: None,
+            at_ms: 2,
+        });
+        catalog.apply(&update).unwrap();
+        let by_number = catalog.account_by_number(&created.account_number).unwrap();
+        assert_eq!(by_number.data.account_name, "After");
+        assert_eq!(by_number.updated_at_ms, 2);
+        assert!(Arc::ptr_eq(
+            &by_number,
+            &catalog.accounts.get(&created.account_id).unwrap()
+        ));
+
+        // And after a snapshot's image is loaded back.
+        let image = catalog.image(&catalog.counters.values());
+        let loaded = Catalog::from_image(image);
+        let by_number = loaded.account_by_number(&created.account_number).unwrap();
+        assert_eq!(by_number.data.account_name, "After");
+        assert!(Arc::ptr_eq(
+            &by_number,
+            &loaded.accounts.get(&created.account_id).unwrap()
+        ));
+    }
 }
