@@ -1057,12 +1057,15 @@ impl Ledger {
                 record,
                 key,
                 fingerprint,
+                names,
             } => {
                 let settle = match self.claim(&key, fingerprint).await? {
                     Ok(settle) => settle,
                     Err(replay) => return Ok(*replay),
                 };
-                let ran = self.run_unit(vec![(record, Some(settle))], false, false).await?;
+                let ran = self
+                    .run_unit(vec![Draft::new(record, Some(settle), names)], false, false)
+                    .await?;
                 self.alone(ran)
             }
         }
@@ -1097,6 +1100,7 @@ impl Ledger {
                     record,
                     key,
                     fingerprint,
+                    names,
                 }) => {
                     if !keys.insert((key.0, input.source_transaction_id.as_str())) {
                         // The same key twice in one batch: the later one is judged after the
@@ -1104,7 +1108,7 @@ impl Ledger {
                         repeated.push(i);
                         continue;
                     }
-                    judged.push((i, record, key, fingerprint));
+                    judged.push((i, Draft::new(record, None, names), key, fingerprint));
                 }
             }
         }
@@ -1119,9 +1123,10 @@ impl Ledger {
                 Ok(Ok(settle)) => settles[j] = Some(settle),
             }
         }
-        for ((i, record, key, _), settle) in judged.into_iter().zip(settles) {
+        for ((i, mut draft, key, _), settle) in judged.into_iter().zip(settles) {
             if let Some(settle) = settle {
-                drafts.push((record, Some(settle)));
+                draft.settle = Some(settle);
+                drafts.push(draft);
                 draft_index.push(i);
                 claimed.push(key);
             }
@@ -1160,8 +1165,8 @@ impl Ledger {
                 for (slot, r) in draft_index.into_iter().zip(ran) {
                     match r {
                         Ran::Answered(o) => results[slot] = Some(o),
-                        Ran::Deferred(record, settle) => {
-                            later.push((record, settle));
+                        Ran::Deferred(draft) => {
+                            later.push(*draft);
                             later_slots.push(slot);
                         }
                     }
@@ -1245,6 +1250,7 @@ impl Ledger {
         }
         let fee = fee_for(&service.data, amount);
         let client_id = service.data.client_id;
+        let service_id = service.service_id;
         let (kind, wallet_legs) = match &input.kind {
             PostingInputKind::Credit { account_number } => (
                 PostingKind::Credit,
@@ -1324,7 +1330,7 @@ impl Ledger {
         let record = PostingRecord {
             kind,
             client_id,
-            service_id: service.service_id,
+            service_id,
             currency,
             first_txn_id: 0,
             posted_at_ms: 0,
@@ -1337,10 +1343,23 @@ impl Ledger {
             transaction_date_ms: input.transaction_date_ms,
             fingerprint,
         };
+        // The answer names these accounts: keep what judging found (system accounts by id).
+        let accounts = record
+            .legs
+            .iter()
+            .map(|l| match wallet_legs.iter().find(|m| m.account_id == l.account_id) {
+                Some(m) => Some(m.clone()),
+                None => self.catalog().accounts.get(&l.account_id).map(|m| m.clone()),
+            })
+            .collect();
         Ok(Judged::New {
             record,
             key,
             fingerprint,
+            names: Names {
+                service: Some(service),
+                accounts,
+            },
         })
     }
 
@@ -1404,16 +1423,16 @@ impl Ledger {
     }
 
     /// Runs postings (their keys claimed) through a coordinator and answers each.
-    async fn run_unit(
-        &self,
-        drafts: Vec<(PostingRecord, Option<Settle>)>,
-        atomic: bool,
-        defer: bool,
-    ) -> Result<Vec<Ran>> {
+    async fn run_unit(&self, drafts: Vec<Draft>, atomic: bool, defer: bool) -> Result<Vec<Ran>> {
         let mut postings = Vec::with_capacity(drafts.len());
-        let mut accounts = Vec::with_capacity(drafts.len());
+        let mut names = Vec::with_capacity(drafts.len());
         let mut lookup_error = None;
-        for (record, settle) in drafts {
+        for Draft {
+            record,
+            settle,
+            names: mut n,
+        } in drafts
+        {
             let mut actors = Vec::with_capacity(record.legs.len());
             for l in &record.legs {
                 match self.inner.state.accounts.actor(l.account_id) {
@@ -1421,7 +1440,15 @@ impl Ledger {
                     Err(e) => lookup_error = Some(e),
                 }
             }
-            accounts.push(record.legs.iter().map(|l| l.account_id).collect::<Vec<u64>>());
+            if n.accounts.len() != record.legs.len() {
+                // Not judged here (a reversal): find the accounts now, while the record is at hand.
+                n.accounts = record
+                    .legs
+                    .iter()
+                    .map(|l| self.catalog().accounts.get(&l.account_id).map(|m| m.clone()))
+                    .collect();
+            }
+            names.push(n);
             postings.push(PostingDraft { record, actors, settle });
         }
         if let Some(e) = lookup_error {
@@ -1448,11 +1475,13 @@ impl Ledger {
         let results = await_reply(rx).await?;
         Ok(results
             .into_iter()
-            .zip(accounts)
-            .map(|(r, legs)| match r {
-                Ok(committed) => Ran::Answered(self.outcome_from(committed)),
-                Err(PostingFailure::Deferred { record, settle }) => Ran::Deferred(*record, settle),
-                Err(failure) => Ran::Answered(Err(self.failure_error(failure, &legs))),
+            .zip(names)
+            .map(|(r, names)| match r {
+                Ok(committed) => Ran::Answered(self.outcome_from(committed, &names)),
+                Err(PostingFailure::Deferred { record, settle }) => {
+                    Ran::Deferred(Box::new(Draft::new(*record, settle, names)))
+                }
+                Err(failure) => Ran::Answered(Err(self.failure_error(failure, &names))),
             })
             .collect())
     }
@@ -1461,8 +1490,8 @@ impl Ledger {
     fn answered(&self, ran: Ran) -> Result<Box<PostingOutcome>> {
         match ran {
             Ran::Answered(outcome) => outcome,
-            Ran::Deferred(record, _settle) => {
-                self.release_claim(&record);
+            Ran::Deferred(draft) => {
+                self.release_claim(&draft.record);
                 Err(EngineError::Internal(
                     "a posting was deferred by a unit that may not defer".into(),
                 ))
@@ -1493,16 +1522,17 @@ impl Ledger {
         }
     }
 
-    fn failure_error(&self, failure: PostingFailure, legs: &[u64]) -> EngineError {
+    fn failure_error(&self, failure: PostingFailure, names: &Names) -> EngineError {
         match failure {
             PostingFailure::Unavailable(m) => EngineError::Unavailable(m),
             PostingFailure::Linked => not_applied(),
             // run_unit gives deferred postings back rather than answering them.
             PostingFailure::Deferred { .. } => EngineError::Internal("a deferred posting was answered".into()),
             PostingFailure::Refused { leg, refusal } => {
-                let number = legs
+                let number = names
+                    .accounts
                     .get(leg)
-                    .and_then(|id| self.catalog().accounts.get(id).map(|m| m.account_number.clone()))
+                    .and_then(|m| m.as_ref().map(|m| m.account_number.clone()))
                     .unwrap_or_default();
                 EngineError::Refused(match refusal {
                     Refusal::InsufficientFunds => format!("Insufficient funds in account {number}"),
@@ -1576,7 +1606,9 @@ impl Ledger {
             fingerprint: 0,
             ..original
         };
-        let ran = self.run_unit(vec![(record, None)], false, false).await?;
+        let ran = self
+            .run_unit(vec![Draft::new(record, None, Names::default())], false, false)
+            .await?;
         self.alone(ran)
     }
 
@@ -1642,7 +1674,7 @@ impl Ledger {
             .ok_or_else(|| EngineError::Internal("indexed posting missing".into()))?;
         let record = self.read_posting(entry.loc, first_txn_id)?;
         let balances = self.balances_of(&record).await?;
-        self.outcome_from(CommittedPosting { record, balances })
+        self.outcome_from(CommittedPosting { record, balances }, &Names::default())
     }
 
     fn account_number(&self, id: u64) -> String {
@@ -1675,10 +1707,10 @@ impl Ledger {
         leg_view(record, i, balances, names, RecordText::cloned(record))
     }
 
-    /// A posting's answer. Built for every posting, so the service code is looked up once
-    /// per posting rather than per leg, and the last leg takes the record's strings instead
-    /// of copying them.
-    fn outcome_from(&self, c: CommittedPosting) -> Result<Box<PostingOutcome>> {
+    /// A posting's answer. Built for every posting, so the names judging found are used
+    /// rather than looked up again (the catalog's entries are cold by the time a batch is
+    /// answered), and the last leg takes the record's strings instead of copying them.
+    fn outcome_from(&self, c: CommittedPosting, names: &Names) -> Result<Box<PostingOutcome>> {
         let CommittedPosting { mut record, balances } = c;
         let find = |role: LegRole| record.legs.iter().position(|l| l.role == role);
         let (s, d) = match (find(LegRole::Source), find(LegRole::Destination)) {
@@ -1690,15 +1722,13 @@ impl Ledger {
             }
         };
         let f = find(LegRole::Fee);
-        let service = self.service_code(record.service_id);
-        // Each account's number is looked up once: a leg's other party is another leg's account.
-        let numbers: Vec<(u64, String)> = record
-            .legs
-            .iter()
-            .map(|l| (l.account_id, self.account_number(l.account_id)))
-            .collect();
-        let number = |id: u64| match numbers.iter().find(|(a, _)| *a == id) {
-            Some((_, n)) => n.clone(),
+        let service = match &names.service {
+            Some(s) if s.service_id == record.service_id => s.data.client_service_code.clone(),
+            _ => self.service_code(record.service_id),
+        };
+        // A leg's other party is another leg's account: both come from the same names.
+        let number = |id: u64| match names.accounts.iter().flatten().find(|m| m.account_id == id) {
+            Some(m) => m.account_number.clone(),
             None => self.account_number(id),
         };
         let names = |i: usize, client_service_code: String| LegNames {
@@ -2099,16 +2129,38 @@ enum Judged {
         record: PostingRecord,
         key: (u64, String),
         fingerprint: u64,
+        names: Names,
     },
+}
+
+/// What a posting's answer names, as judging found it: the answer then needs no second
+/// look-up in the catalog. `accounts` is in leg order (`None` for an account not found).
+#[derive(Default)]
+struct Names {
+    service: Option<Arc<Service>>,
+    accounts: Vec<Option<Arc<AccountMeta>>>,
+}
+
+/// A posting on its way to a coordinator: its record, its claim on its key, its names.
+struct Draft {
+    record: PostingRecord,
+    settle: Option<Settle>,
+    names: Names,
+}
+
+impl Draft {
+    fn new(record: PostingRecord, settle: Option<Settle>, names: Names) -> Self {
+        Draft { record, settle, names }
+    }
 }
 
 /// Splits a batch's postings into consecutive waves so that no posting debits an account
 /// that an earlier posting of its own wave credits.
-fn wave_sizes(drafts: &[(PostingRecord, Option<Settle>)]) -> Vec<usize> {
+fn wave_sizes(drafts: &[Draft]) -> Vec<usize> {
     let mut sizes = Vec::new();
     let mut credited = ahash::HashSet::with_capacity_and_hasher(drafts.len(), ahash::RandomState::new());
     let mut size = 0;
-    for (record, _) in drafts {
+    for Draft { record, .. } in drafts {
         let depends = record
             .legs
             .iter()
@@ -2137,7 +2189,7 @@ fn wave_sizes(drafts: &[(PostingRecord, Option<Settle>)]) -> Vec<usize> {
 enum Ran {
     Answered(Result<Box<PostingOutcome>>),
     /// Given back, its key still claimed, to run in a later unit.
-    Deferred(PostingRecord, Option<Settle>),
+    Deferred(Box<Draft>),
 }
 
 fn not_applied() -> EngineError {
