@@ -155,19 +155,102 @@ pub struct AccountView {
     pub updated_at_ms: i64,
 }
 
+/// One leg to hold funds for. `credit_before`: money credited to this account by earlier
+/// postings of the same atomic unit, which a debit may spend (the unit commits all or
+/// nothing, in order).
+#[derive(Debug)]
+pub struct PrepareLeg {
+    pub delta: Decimal,
+    pub credit_before: Decimal,
+    pub reply: LegReply,
+}
+
+/// One durable leg to apply.
+#[derive(Debug)]
+pub struct CommitLeg {
+    pub txn_id: u64,
+    pub delta: Decimal,
+    pub reply: LegReply,
+}
+
+/// An account's legs of one unit (or one WAL entry), in order: a wallet that a batch touches
+/// a thousand times gets one message, not a thousand. `One` needs no allocation.
+#[derive(Debug)]
+pub enum Legs<T> {
+    One(T),
+    Many(Vec<T>),
+}
+
+impl<T> Legs<T> {
+    fn for_each(self, mut f: impl FnMut(T)) {
+        match self {
+            Legs::One(leg) => f(leg),
+            Legs::Many(legs) => legs.into_iter().for_each(f),
+        }
+    }
+}
+
+/// Sends every account its legs in one message, keeping the order in which `legs` lists
+/// them (so each account sees its legs as it would one message at a time). `legs`: the
+/// account's id, its actor, the leg. A message that cannot be delivered is dropped, and the
+/// replies in it answer for themselves.
+pub(crate) fn send_by_account<T>(legs: Vec<(u64, &ActorRef<AccountMsg>, T)>, message: impl Fn(Legs<T>) -> AccountMsg) {
+    by_account(legs, |actor, legs| {
+        let _ = actor.cast(message(legs));
+    });
+}
+
+/// Hands `send` each account's legs (with the `to` of its first leg), accounts in the order
+/// of their first leg, legs in their order in `legs`.
+fn by_account<X, T>(legs: Vec<(u64, X, T)>, mut send: impl FnMut(X, Legs<T>)) {
+    let n = legs.len();
+    // A single posting's few legs are compared pairwise: no map, no allocation.
+    let shared = if n <= 8 {
+        (1..n).any(|i| legs[..i].iter().any(|l| l.0 == legs[i].0))
+    } else {
+        true
+    };
+    if !shared {
+        for (_, to, leg) in legs {
+            send(to, Legs::One(leg));
+        }
+        return;
+    }
+    // next[i]: the next leg on leg i's account; first[i]: leg i is its account's first.
+    let mut next = vec![usize::MAX; n];
+    let mut first = vec![true; n];
+    let mut last: ahash::HashMap<u64, usize> = ahash::HashMap::with_capacity_and_hasher(n, Default::default());
+    for (i, (account, _, _)) in legs.iter().enumerate() {
+        if let Some(j) = last.insert(*account, i) {
+            next[j] = i;
+            first[i] = false;
+        }
+    }
+    let mut slots: Vec<Option<(X, T)>> = legs.into_iter().map(|(_, to, leg)| Some((to, leg))).collect();
+    for i in 0..n {
+        if !first[i] {
+            continue;
+        }
+        let Some((to, leg)) = slots[i].take() else { continue };
+        if next[i] == usize::MAX {
+            send(to, Legs::One(leg));
+            continue;
+        }
+        let mut many = vec![leg];
+        let mut j = next[i];
+        while j != usize::MAX {
+            if let Some((_, leg)) = slots[j].take() {
+                many.push(leg);
+            }
+            j = next[j];
+        }
+        send(to, Legs::Many(many));
+    }
+}
+
 pub enum AccountMsg {
-    /// `credit_before`: money credited to this account by earlier postings of the same atomic
-    /// unit, which a debit may spend (the unit commits all or nothing, in order).
-    Prepare {
-        delta: Decimal,
-        credit_before: Decimal,
-        reply: LegReply,
-    },
-    Commit {
-        txn_id: u64,
-        delta: Decimal,
-        reply: LegReply,
-    },
+    Prepare(Legs<PrepareLeg>),
+    Commit(Legs<CommitLeg>),
     Abort {
         delta: Decimal,
     },
@@ -322,16 +405,8 @@ impl Actor for AccountActor {
         // Replies go to coordinators or one-shot channels; a receiver that went away is not
         // this actor's failure, so send errors are ignored on purpose.
         match msg {
-            AccountMsg::Prepare {
-                delta,
-                credit_before,
-                reply,
-            } => {
-                reply.prepared(acc.prepare(delta, credit_before));
-            }
-            AccountMsg::Commit { txn_id, delta, reply } => {
-                reply.committed(Some(acc.commit(txn_id, delta)));
-            }
+            AccountMsg::Prepare(legs) => legs.for_each(|l| l.reply.prepared(acc.prepare(l.delta, l.credit_before))),
+            AccountMsg::Commit(legs) => legs.for_each(|l| l.reply.committed(Some(acc.commit(l.txn_id, l.delta)))),
             AccountMsg::Abort { delta } => acc.abort(delta),
             AccountMsg::PrepareStatus { status, reply } => {
                 let result = acc.prepare_status(status);
@@ -383,6 +458,45 @@ mod tests {
             updated_at_ms: 0,
             history: vec![],
         })
+    }
+
+    /// (account, legs) as `by_account` hands them over.
+    fn grouped(legs: &[(u64, char)]) -> Vec<(u64, Vec<char>, bool)> {
+        let mut out = Vec::new();
+        by_account(legs.iter().map(|&(a, c)| (a, a, c)).collect(), |a, legs| {
+            let many = matches!(legs, Legs::Many(_));
+            let mut cs = Vec::new();
+            legs.for_each(|c| cs.push(c));
+            out.push((a, cs, many));
+        });
+        out
+    }
+
+    #[test]
+    fn an_account_gets_its_legs_in_one_message_in_their_order() {
+        // Distinct accounts: one message each, in order, none grouped.
+        assert_eq!(
+            grouped(&[(1, 'a'), (2, 'b')]),
+            vec![(1, vec!['a'], false), (2, vec!['b'], false)]
+        );
+        assert_eq!(grouped(&[]), vec![]);
+        // A small unit with a shared account.
+        assert_eq!(
+            grouped(&[(1, 'a'), (2, 'b'), (1, 'c')]),
+            vec![(1, vec!['a', 'c'], true), (2, vec!['b'], false)]
+        );
+        // A large unit with a hot account: accounts in the order of their first leg.
+        let mut legs: Vec<(u64, char)> = (0..20u8).map(|i| (100 + u64::from(i), char::from(b'a' + i))).collect();
+        legs.insert(3, (7, 'X'));
+        legs.insert(10, (7, 'Y'));
+        legs.push((7, 'Z'));
+        let out = grouped(&legs);
+        assert_eq!(out.len(), 21);
+        assert_eq!(out[3], (7, vec!['X', 'Y', 'Z'], true));
+        assert_eq!(out[0], (100, vec!['a'], false));
+        assert_eq!(out[20], (119, vec!['t'], false));
+        let total: usize = out.iter().map(|(_, cs, _)| cs.len()).sum();
+        assert_eq!(total, legs.len());
     }
 
     #[test]

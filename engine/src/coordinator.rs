@@ -15,7 +15,7 @@
 //! message, so a unit of a thousand postings costs the coordinator two messages, not four
 //! thousand. Coordinators form a small pool; no single actor sees every posting.
 
-use crate::account::{AccountMsg, LegReply, Refusal};
+use crate::account::{AccountMsg, LegReply, PrepareLeg, Refusal, send_by_account};
 use crate::record::{PostingKind, PostingRecord, Record};
 use crate::sequencer::WalEntry;
 use crate::state::{IdempotencyEntry, LedgerState, Settle};
@@ -484,16 +484,20 @@ impl Actor for TransferCoordinator {
                         }
                     }
                 }
-                for (i, actor) in f.actors.iter().enumerate() {
-                    let leg_reply = LegReply::prepare(f.answers.clone(), i as u32);
-                    let prepare = AccountMsg::Prepare {
-                        delta: f.deltas[i],
-                        credit_before: credit_before.get(i).copied().unwrap_or_default(),
-                        reply: leg_reply,
-                    };
-                    // A Prepare that cannot be delivered is dropped, and its reply answers for it.
-                    let _ = actor.cast(prepare);
-                }
+                let accounts = f.postings.iter().flat_map(|p| p.record.iter().flat_map(|r| &r.legs));
+                let legs = accounts
+                    .zip(&f.actors)
+                    .enumerate()
+                    .map(|(i, (leg, actor))| {
+                        let prepare = PrepareLeg {
+                            delta: f.deltas[i],
+                            credit_before: credit_before.get(i).copied().unwrap_or_default(),
+                            reply: LegReply::prepare(f.answers.clone(), i as u32),
+                        };
+                        (leg.account_id, actor, prepare)
+                    })
+                    .collect();
+                send_by_account(legs, AccountMsg::Prepare);
                 if n == 0 {
                     Self::answer(f);
                 } else {

@@ -3,7 +3,7 @@
 //! hands the commits to the account actors (`durable`). Because this one thread sends every
 //! commit, each account receives its commits in log order, which is what makes replay exact.
 
-use crate::account::{AccountMsg, AccountView, LegReply};
+use crate::account::{AccountMsg, AccountView, CommitLeg, LegReply, send_by_account};
 use crate::catalog::Applied;
 use crate::codec;
 use crate::coordinator::UnitAnswers;
@@ -135,22 +135,25 @@ impl Sequencer for LedgerSequencer {
                 };
                 // Commits first: a reader that finds a leg in the index (published next) asks
                 // its account after the Commit is already in that account's mailbox.
+                // Each account gets its legs of the entry in one message, in log order.
                 let mut k = 0;
+                let mut legs = Vec::with_capacity(actors.len());
                 for p in &postings {
                     for (i, l) in p.legs.iter().enumerate() {
                         // Without its account, the reply is dropped here and answers for itself.
                         let reply = LegReply::commit(answers.clone(), k as u32);
                         if let Some(actor) = actors.get(k) {
-                            let commit = AccountMsg::Commit {
+                            let commit = CommitLeg {
                                 txn_id: p.first_txn_id + i as u64,
                                 delta: l.delta.0,
                                 reply,
                             };
-                            let _ = actor.cast(commit);
+                            legs.push((l.account_id, actor, commit));
                         }
                         k += 1;
                     }
                 }
+                send_by_account(legs, AccountMsg::Commit);
                 for p in &postings {
                     self.state.record_posting(loc.to_u64(), p);
                 }
