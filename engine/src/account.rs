@@ -192,25 +192,49 @@ impl<T> Legs<T> {
 
 /// Sends every account its legs in one message, keeping the order in which `legs` lists
 /// them (so each account sees its legs as it would one message at a time). `legs`: the
-/// account's id, its actor, the leg. A message that cannot be delivered is dropped, and the
-/// replies in it answer for themselves.
-pub(crate) fn send_by_account<T>(legs: Vec<(u64, &ActorRef<AccountMsg>, T)>, message: impl Fn(Legs<T>) -> AccountMsg) {
+/// account's id, its actor (a leg without one is dropped), the leg; `accounts`: the same ids,
+/// read first to see whether any account has two legs (a single posting's never do, and then
+/// nothing is collected). A message that cannot be delivered is dropped, and the replies in
+/// it answer for themselves.
+pub(crate) fn send_by_account<'a, T>(
+    accounts: impl Iterator<Item = u64>,
+    legs: impl Iterator<Item = (u64, Option<&'a ActorRef<AccountMsg>>, T)>,
+    message: impl Fn(Legs<T>) -> AccountMsg,
+) {
+    if !shares_an_account(accounts) {
+        for (_, actor, leg) in legs {
+            if let Some(actor) = actor {
+                let _ = actor.cast(message(Legs::One(leg)));
+            }
+        }
+        return;
+    }
+    let legs = legs
+        .filter_map(|(account, actor, leg)| actor.map(|a| (account, a, leg)))
+        .collect();
     by_account(legs, |actor, legs| {
         let _ = actor.cast(message(legs));
     });
+}
+
+/// True when an account appears twice; past eight legs, assumed (grouping costs less than
+/// finding out first).
+fn shares_an_account(accounts: impl Iterator<Item = u64>) -> bool {
+    let mut seen = [0u64; 8];
+    for (i, account) in accounts.enumerate() {
+        if i == seen.len() || seen[..i].contains(&account) {
+            return true;
+        }
+        seen[i] = account;
+    }
+    false
 }
 
 /// Hands `send` each account's legs (with the `to` of its first leg), accounts in the order
 /// of their first leg, legs in their order in `legs`.
 fn by_account<X, T>(legs: Vec<(u64, X, T)>, mut send: impl FnMut(X, Legs<T>)) {
     let n = legs.len();
-    // A single posting's few legs are compared pairwise: no map, no allocation.
-    let shared = if n <= 8 {
-        (1..n).any(|i| legs[..i].iter().any(|l| l.0 == legs[i].0))
-    } else {
-        true
-    };
-    if !shared {
+    if !shares_an_account(legs.iter().map(|l| l.0)) {
         for (_, to, leg) in legs {
             send(to, Legs::One(leg));
         }
@@ -497,6 +521,15 @@ mod tests {
         assert_eq!(out[20], (119, vec!['t'], false));
         let total: usize = out.iter().map(|(_, cs, _)| cs.len()).sum();
         assert_eq!(total, legs.len());
+    }
+
+    #[test]
+    fn a_few_distinct_accounts_are_told_apart_without_a_map() {
+        assert!(!shares_an_account([1, 2, 3].into_iter()));
+        assert!(shares_an_account([1, 2, 1].into_iter()));
+        assert!(!shares_an_account(std::iter::empty()));
+        assert!(!shares_an_account(1..=8));
+        assert!(shares_an_account(1..=9));
     }
 
     #[test]

@@ -484,20 +484,24 @@ impl Actor for TransferCoordinator {
                         }
                     }
                 }
-                let accounts = f.postings.iter().flat_map(|p| p.record.iter().flat_map(|r| &r.legs));
+                let accounts = f
+                    .postings
+                    .iter()
+                    .flat_map(|p| p.record.iter().flat_map(|r| &r.legs))
+                    .map(|l| l.account_id);
                 let legs = accounts
+                    .clone()
                     .zip(&f.actors)
                     .enumerate()
-                    .map(|(i, (leg, actor))| {
+                    .map(|(i, (account, actor))| {
                         let prepare = PrepareLeg {
                             delta: f.deltas[i],
                             credit_before: credit_before.get(i).copied().unwrap_or_default(),
                             reply: LegReply::prepare(f.answers.clone(), i as u32),
                         };
-                        (leg.account_id, actor, prepare)
-                    })
-                    .collect();
-                send_by_account(legs, AccountMsg::Prepare);
+                        (account, Some(actor), prepare)
+                    });
+                send_by_account(accounts, legs, AccountMsg::Prepare);
                 if n == 0 {
                     Self::answer(f);
                 } else {

@@ -136,24 +136,21 @@ impl Sequencer for LedgerSequencer {
                 // Commits first: a reader that finds a leg in the index (published next) asks
                 // its account after the Commit is already in that account's mailbox.
                 // Each account gets its legs of the entry in one message, in log order.
-                let mut k = 0;
-                let mut legs = Vec::with_capacity(actors.len());
-                for p in &postings {
-                    for (i, l) in p.legs.iter().enumerate() {
-                        // Without its account, the reply is dropped here and answers for itself.
-                        let reply = LegReply::commit(answers.clone(), k as u32);
-                        if let Some(actor) = actors.get(k) {
-                            let commit = CommitLeg {
-                                txn_id: p.first_txn_id + i as u64,
-                                delta: l.delta.0,
-                                reply,
-                            };
-                            legs.push((l.account_id, actor, commit));
-                        }
-                        k += 1;
-                    }
-                }
-                send_by_account(legs, AccountMsg::Commit);
+                let flat = || {
+                    postings
+                        .iter()
+                        .flat_map(|p| p.legs.iter().enumerate().map(move |(i, l)| (p, i, l)))
+                };
+                let legs = flat().enumerate().map(|(k, (p, i, l))| {
+                    // Without its account, the leg is dropped and its reply answers for itself.
+                    let commit = CommitLeg {
+                        txn_id: p.first_txn_id + i as u64,
+                        delta: l.delta.0,
+                        reply: LegReply::commit(answers.clone(), k as u32),
+                    };
+                    (l.account_id, actors.get(k), commit)
+                });
+                send_by_account(flat().map(|(_, _, l)| l.account_id), legs, AccountMsg::Commit);
                 for p in &postings {
                     self.state.record_posting(loc.to_u64(), p);
                 }
