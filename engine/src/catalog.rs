@@ -287,7 +287,9 @@ impl Catalog {
                 m.updated_at_ms = u.at_ms;
                 let m = Arc::new(m);
                 *entry = m.clone();
-                // One map's lock at a time: nothing else ever holds both.
+                // One map's lock at a time: nothing else ever holds both. The two writes are
+                // not one step; that is safe because catalog records are applied by one
+                // thread only (the WAL writer, or replay), so no other update can interleave.
                 drop(entry);
                 if let Some(mut by_number) = self.account_numbers.get_mut(m.account_number.as_str()) {
                     *by_number = m.clone();
