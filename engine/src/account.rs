@@ -234,27 +234,17 @@ fn shares_an_account(accounts: impl Iterator<Item = u64>) -> bool {
 /// of their first leg, legs in their order in `legs`.
 fn by_account<X, T>(legs: Vec<(u64, X, T)>, mut send: impl FnMut(X, Legs<T>)) {
     let n = legs.len();
-    if !shares_an_account(legs.iter().map(|l| l.0)) {
-        for (_, to, leg) in legs {
-            send(to, Legs::One(leg));
-        }
-        return;
-    }
-    // next[i]: the next leg on leg i's account; first[i]: leg i is its account's first.
+    // next[i]: the next leg on leg i's account.
     let mut next = vec![usize::MAX; n];
-    let mut first = vec![true; n];
     let mut last: ahash::HashMap<u64, usize> = ahash::HashMap::with_capacity_and_hasher(n, Default::default());
     for (i, (account, _, _)) in legs.iter().enumerate() {
         if let Some(j) = last.insert(*account, i) {
             next[j] = i;
-            first[i] = false;
         }
     }
     let mut slots: Vec<Option<(X, T)>> = legs.into_iter().map(|(_, to, leg)| Some((to, leg))).collect();
     for i in 0..n {
-        if !first[i] {
-            continue;
-        }
+        // Empty: a later leg of an account already sent with its first.
         let Some((to, leg)) = slots[i].take() else { continue };
         if next[i] == usize::MAX {
             send(to, Legs::One(leg));

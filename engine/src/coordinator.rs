@@ -471,12 +471,17 @@ impl Actor for TransferCoordinator {
                 }
                 // In an atomic unit a debit may spend what earlier postings of the unit credit
                 // to the same account: all commit together, in order, or none does.
+                // Every leg's account, in leg order.
+                let accounts = f
+                    .postings
+                    .iter()
+                    .flat_map(|p| p.record.iter().flat_map(|r| &r.legs))
+                    .map(|l| l.account_id);
                 let mut credit_before = Vec::new();
                 if f.atomic {
                     let mut credited: ahash::HashMap<u64, Decimal> = ahash::HashMap::default();
                     credit_before = vec![Decimal::ZERO; n];
-                    let accounts = f.postings.iter().flat_map(|p| p.record.iter().flat_map(|r| &r.legs));
-                    for (i, account) in accounts.map(|l| l.account_id).enumerate() {
+                    for (i, account) in accounts.clone().enumerate() {
                         let so_far = credited.entry(account).or_default();
                         credit_before[i] = *so_far;
                         if f.deltas[i].is_sign_positive() {
@@ -484,11 +489,6 @@ impl Actor for TransferCoordinator {
                         }
                     }
                 }
-                let accounts = f
-                    .postings
-                    .iter()
-                    .flat_map(|p| p.record.iter().flat_map(|r| &r.legs))
-                    .map(|l| l.account_id);
                 let legs = accounts
                     .clone()
                     .zip(&f.actors)

@@ -1693,17 +1693,9 @@ impl Ledger {
             .unwrap_or_default()
     }
 
-    fn leg_names(&self, record: &PostingRecord, i: usize, client_service_code: String) -> LegNames {
-        let leg = &record.legs[i];
-        LegNames {
-            account_number: self.account_number(leg.account_id),
-            other_party_account: self.account_number(leg.other_party),
-            client_service_code,
-        }
-    }
-
     fn leg_view(&self, record: &PostingRecord, i: usize, balances: (Decimal, Decimal)) -> TransactionView {
-        let names = self.leg_names(record, i, self.service_code(record.service_id));
+        let code = self.service_code(record.service_id);
+        let names = leg_names(record, i, code, |id| self.account_number(id));
         leg_view(record, i, balances, names, RecordText::cloned(record))
     }
 
@@ -1731,11 +1723,7 @@ impl Ledger {
             Some(m) => m.account_number.clone(),
             None => self.account_number(id),
         };
-        let names = |i: usize, client_service_code: String| LegNames {
-            account_number: number(record.legs[i].account_id),
-            other_party_account: number(record.legs[i].other_party),
-            client_service_code,
-        };
+        let names = |i: usize, code: String| leg_names(&record, i, code, number);
         let fee = f.map(|f| {
             let n = names(f, service.clone());
             leg_view(&record, f, balances[f], n, RecordText::cloned(&record))
@@ -2302,6 +2290,21 @@ impl RecordText {
             source_transaction_data: record.source_transaction_data.take(),
             narration: record.narration.take(),
         }
+    }
+}
+
+/// Leg `i`'s account numbers (found by `number`) and its service code.
+fn leg_names(
+    record: &PostingRecord,
+    i: usize,
+    client_service_code: String,
+    number: impl Fn(u64) -> String,
+) -> LegNames {
+    let leg = &record.legs[i];
+    LegNames {
+        account_number: number(leg.account_id),
+        other_party_account: number(leg.other_party),
+        client_service_code,
     }
 }
 
