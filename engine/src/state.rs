@@ -229,18 +229,18 @@ impl Directory {
         }
     }
 
-    /// Runs `f` on a passive account (replay only: nothing is active then).
-    pub fn with_passive<R>(&self, account_id: u64, f: impl FnOnce(&mut AccountState) -> R) -> Result<R> {
-        let slot = self
-            .slot(account_id)
+    /// A passive account, for replay: `&mut self` proves nothing else can reach the directory
+    /// (nothing is active then), so no lock is taken. The slot's lock and unlock per leg were
+    /// most of replay's own time: they fence the stores of the leg before them.
+    pub fn passive_mut(&mut self, account_id: u64) -> Result<&mut AccountState> {
+        let slot = (account_id as usize)
+            .checked_sub(1)
+            .and_then(|index| self.slots.get_mut(index))
             .ok_or_else(|| EngineError::Internal(format!("account {account_id} missing")))?;
-        let mut passive = slot
-            .passive
-            .lock()
-            .map_err(|_| EngineError::Internal("account slot poisoned".into()))?;
-        passive
+        slot.passive
+            .get_mut()
+            .map_err(|_| EngineError::Internal("account slot poisoned".into()))?
             .as_mut()
-            .map(f)
             .ok_or_else(|| EngineError::Internal("account active during replay".into()))
     }
 
@@ -377,7 +377,11 @@ impl LedgerState {
     /// Everything `record_posting` does but settle the idempotency key; true when the posting
     /// has one to settle (every kind but a reversal, which claims its original instead).
     fn index_posting(&self, loc: u64, p: &PostingRecord) -> bool {
-        let client_legs = self.client_leg_list(p.client_id);
+        self.index_legs(&self.client_leg_list(p.client_id), loc, p)
+    }
+
+    /// `index_posting` with the client's list of legs already found.
+    fn index_legs(&self, client_legs: &boxcar::Vec<u64>, loc: u64, p: &PostingRecord) -> bool {
         for (i, leg) in p.legs.iter().enumerate() {
             client_legs.push(p.first_txn_id + i as u64);
             self.txindex.push(TxEntry {
@@ -400,53 +404,74 @@ impl LedgerState {
             _ => true,
         }
     }
+}
 
-    fn replay_posting(&self, loc: u64, p: PostingRecord, keys: &mut Vec<SettledKey>) -> Result<()> {
-        for (i, leg) in p.legs.iter().enumerate() {
-            self.accounts
-                .with_passive(leg.account_id, |s| s.apply_leg(p.first_txn_id + i as u64, leg.delta.0))?;
-        }
-        if self.index_posting(loc, &p) {
-            let entry = settled(&p);
-            keys.push(((p.client_id, p.source_transaction_id), entry));
-        }
-        Ok(())
-    }
+/// Recovery's hold on the state while it replays the log: exclusive, so that replay takes no
+/// lock per leg, and each client's list of legs is found in a map of its own rather than the
+/// shared one (whose look-up locks a shard and counts a reference).
+pub struct Replay<'s> {
+    state: &'s mut LedgerState,
+    client_legs: std::collections::HashMap<u64, Arc<boxcar::Vec<u64>>, ahash::RandomState>,
+}
 
-    /// Inserts keys that replay deferred.
-    pub fn settle_keys(&self, keys: Vec<SettledKey>) {
-        for (key, entry) in keys {
-            self.idempotency.insert(key, entry);
+impl<'s> Replay<'s> {
+    pub fn new(state: &'s mut LedgerState) -> Self {
+        Replay {
+            state,
+            client_legs: Default::default(),
         }
     }
 
-    /// Replay of one record during recovery: the same rules as live, applied to passive states.
-    /// The idempotency keys the record settles are pushed to `keys` rather than inserted, so
-    /// that recovery can insert them on another thread ([`LedgerState::settle_keys`]); nothing
-    /// in replay reads them.
-    pub fn replay(&self, seq: u64, loc: u64, record: Record, keys: &mut Vec<SettledKey>) -> Result<()> {
+    /// Replay of one record: the same rules as live, applied to passive states. The
+    /// idempotency keys the record settles are pushed to `keys` rather than inserted, so that
+    /// recovery can insert them on another thread ([`settle_keys`]); nothing in replay reads
+    /// them.
+    pub fn record(&mut self, seq: u64, loc: u64, record: Record, keys: &mut Vec<SettledKey>) -> Result<()> {
         match record {
-            Record::Posting(p) => self.replay_posting(loc, p, keys)?,
+            Record::Posting(p) => self.posting(loc, p, keys)?,
             Record::Batch(postings) => {
                 for p in postings {
-                    self.replay_posting(loc, p, keys)?;
+                    self.posting(loc, p, keys)?;
                 }
             }
             Record::SetAccountStatus {
                 account_id,
                 status,
                 at_ms,
-            } => {
-                self.accounts
-                    .with_passive(account_id, |s| s.apply_status(status, at_ms))?;
-            }
+            } => self.state.accounts.passive_mut(account_id)?.apply_status(status, at_ms),
             other => {
                 // A record refused live (a unique key taken) is refused again here, identically.
-                let _ = self.apply_catalog(&other);
+                let _ = self.state.apply_catalog(&other);
             }
         }
-        self.last_seq.store(seq, Ordering::Release);
+        self.state.last_seq.store(seq, Ordering::Release);
         Ok(())
+    }
+
+    fn posting(&mut self, loc: u64, p: PostingRecord, keys: &mut Vec<SettledKey>) -> Result<()> {
+        for (i, leg) in p.legs.iter().enumerate() {
+            self.state
+                .accounts
+                .passive_mut(leg.account_id)?
+                .apply_leg(p.first_txn_id + i as u64, leg.delta.0);
+        }
+        let state = &*self.state;
+        let client_legs = self
+            .client_legs
+            .entry(p.client_id)
+            .or_insert_with(|| state.client_leg_list(p.client_id));
+        if state.index_legs(client_legs, loc, &p) {
+            let entry = settled(&p);
+            keys.push(((p.client_id, p.source_transaction_id), entry));
+        }
+        Ok(())
+    }
+}
+
+/// Inserts the keys that replay deferred.
+pub fn settle_keys(idempotency: &Map<(u64, String), IdempotencyEntry>, keys: Vec<SettledKey>) {
+    for (key, entry) in keys {
+        idempotency.insert(key, entry);
     }
 }
 
@@ -702,7 +727,7 @@ mod tests {
 
     #[test]
     fn directory_slots_follow_ids_in_any_insert_order_and_holes_are_not_found() {
-        let d = Directory::default();
+        let mut d = Directory::default();
         // A snapshot image may list accounts in any order, and an id may never be used.
         for id in [3, 1, 5] {
             d.insert(account(id, id as i64 * 10));
@@ -713,7 +738,7 @@ mod tests {
         }
         for id in [0, 2, 4, 6] {
             assert!(matches!(d.peek(id), Err(EngineError::NotFound(_))), "id {id}");
-            assert!(d.with_passive(id, |_| ()).is_err(), "id {id}");
+            assert!(d.passive_mut(id).is_err(), "id {id}");
         }
         // A hole filled later is found; a second insert of the same id keeps the first.
         d.insert(account(2, 20));
