@@ -14,9 +14,10 @@ use crate::error::{EngineError, Result};
 use crate::fees::fee_for;
 use crate::money::{self, Currency};
 use crate::record::*;
+use crate::recovery::replay_log;
 use crate::sequencer::{LedgerSequencer, WalEntry};
 use crate::snapshot::{SnapshotPolicy, SnapshotScheduler, decode_image};
-use crate::state::{ClaimSignal, IdempotencyEntry, LedgerState, Replay, Settle, SettledKey, TxEntry, settle_keys};
+use crate::state::{ClaimSignal, IdempotencyEntry, LedgerState, Settle, TxEntry};
 use crate::views::*;
 use ractor::{Actor, ActorRef};
 use rand::Rng;
@@ -176,46 +177,7 @@ impl Ledger {
         };
         let wal_config = config.wal_config();
         let from_seq = snapshot_seq.map_or(1, |s| s + 1);
-        // Idempotency keys go into their map on a second thread: inserting them (and growing the
-        // map) was a fifth of replay time, and nothing in replay reads them. The map goes to
-        // that thread and comes back, so that replay holds the rest of the state alone.
-        const KEYS_PER_CHUNK: usize = 4096;
-        let (keys_tx, keys_rx) = std::sync::mpsc::sync_channel::<Vec<SettledKey>>(16);
-        let idempotency = std::mem::take(&mut state.idempotency);
-        let (recovered, idempotency) = std::thread::scope(|scope| {
-            let settler = std::thread::Builder::new()
-                .name("replay-keys".into())
-                .spawn_scoped(scope, move || {
-                    keys_rx.iter().for_each(|chunk| settle_keys(&idempotency, chunk));
-                    idempotency
-                })
-                .map_err(|e| EngineError::Internal(format!("cannot start the replay's key thread: {e}")))?;
-            let mut replay = Replay::new(&mut state);
-            let mut keys = Vec::with_capacity(KEYS_PER_CHUNK);
-            let recovered = walletd_wal::recover(storage.clone(), &wal_config, from_seq, |seq, loc, payload| {
-                let record: Record =
-                    codec::decode(payload).map_err(|e| format!("record {seq} does not decode: {e}"))?;
-                replay
-                    .record(seq, loc.to_u64(), record, &mut keys)
-                    .map_err(|e| e.to_string())?;
-                if keys.len() >= KEYS_PER_CHUNK {
-                    // Fails only if the settler panicked, which its join below reports.
-                    let _ = keys_tx.send(std::mem::replace(&mut keys, Vec::with_capacity(KEYS_PER_CHUNK)));
-                }
-                Ok(())
-            });
-            let _ = keys_tx.send(keys);
-            drop(keys_tx);
-            let settled = settler.join();
-            match (recovered, settled) {
-                (Err(e), _) => Err(EngineError::Corruption(e.to_string())),
-                (Ok(_), Err(_)) => Err(EngineError::Internal(
-                    "the replay's key thread panicked while settling idempotency keys".into(),
-                )),
-                (Ok(r), Ok(idempotency)) => Ok((r, idempotency)),
-            }
-        })?;
-        state.idempotency = idempotency;
+        let recovered = replay_log(&mut state, storage.clone(), &wal_config, from_seq)?;
         let state = Arc::new(state);
         let scheduler = SnapshotScheduler::new(
             config.snapshot.clone(),

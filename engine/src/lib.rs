@@ -5,6 +5,7 @@
 //! Layout:
 //! - `money`, `codec`, `record`: amounts, the one codec module, the WAL record types;
 //! - `catalog`, `state`: the in-memory state and the deterministic apply of records;
+//! - `recovery`: replaying the WAL at open;
 //! - `account`, `coordinator`, `sequencer`: the actors and the WAL writer's side;
 //! - `snapshot`: when and how snapshots are taken;
 //! - `ledger`, `views`: the public handle and what it takes and gives.
@@ -18,6 +19,7 @@ pub mod fees;
 pub mod ledger;
 pub mod money;
 pub mod record;
+pub mod recovery;
 pub mod sequencer;
 pub mod snapshot;
 pub mod state;
