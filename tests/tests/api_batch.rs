@@ -353,3 +353,26 @@ async fn a_batch_sees_its_own_earlier_credits() {
     }
     assert_eq!(f.admin.balance(&empty).await, Decimal::from(10));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_sent_again_is_answered_as_a_replay() {
+    let f = fixture("Batch Replay").await;
+    let postings = vec![f.posting("CREDIT", &f.a, json!(3)), f.transfer(&f.a, &f.b, json!(2))];
+    let body = json!({"postings": postings});
+    let first = f.admin.post("/api/v1/transactions/batch", body.clone()).await;
+    assert_eq!(first.header("idempotent-replayed"), None, "a new batch is no replay");
+    let again = f.admin.post("/api/v1/transactions/batch", body).await;
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(again.expect(200), first.expect(200), "the same body");
+    // One new posting among replayed ones: the batch posted something, so it is no replay.
+    let mixed = json!({"postings": [postings[0].clone(), f.posting("CREDIT", &f.b, json!(1))]});
+    let r = f.admin.post("/api/v1/transactions/batch", mixed).await;
+    assert_eq!(r.expect(200)["succeeded"], 2);
+    assert_eq!(r.header("idempotent-replayed"), None);
+    // Nothing but refusals posts nothing, but replays nothing either.
+    let refused = json!({"postings": [f.posting("DEBIT", &f.a, json!(1_000_000))]});
+    let r = f.admin.post("/api/v1/transactions/batch", refused).await;
+    assert_eq!(r.expect(200)["failed"], 1);
+    assert_eq!(r.header("idempotent-replayed"), None);
+    assert_eq!(f.balances().await, (Decimal::from(101), Decimal::from(103)));
+}

@@ -456,6 +456,13 @@ pub enum BatchResult {
 }
 
 impl BatchResult {
+    fn outcome(&self) -> Option<&PostingOutcome> {
+        match self {
+            BatchResult::Transfer(p) | BatchResult::Transaction(p) => Some(p),
+            BatchResult::Error(_) => None,
+        }
+    }
+
     fn write(&self, o: &mut JsonOut) {
         match self {
             BatchResult::Transfer(p) => PostingAnswer(p).write(o),
@@ -570,7 +577,7 @@ pub(crate) fn judge_batch(body: &Map<String, Value>) -> Result<JudgedBatch, ApiE
     request_body = BatchRequest,
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "One result per posting (body limit 8 MiB)", body = BatchResponse),
+        (status = 200, description = "One result per posting (body limit 8 MiB); Idempotent-Replayed: true when the batch posted nothing new and replayed at least one posting", body = BatchResponse),
         (status = 400, description = "Not a batch (postings missing, empty or over 10000)", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 413, description = "Body over 8 MiB", body = ErrorBody),
@@ -622,6 +629,10 @@ pub async fn batch(auth: AuthUser, RawJson(body): RawJson) -> Result<Response, A
         .map(|r| r.unwrap_or_else(|| error_result(ApiError::Internal("posting without an answer".into()))))
         .collect();
     let failed = results.iter().filter(|r| matches!(r, BatchResult::Error(_))).count() as u64;
+    // The batch is a replay when it posted nothing new: each posting was replayed or refused
+    // again (a refusal uses no key), and at least one was replayed.
+    let mut outcomes = results.iter().filter_map(BatchResult::outcome).peekable();
+    let replayed = outcomes.peek().is_some() && outcomes.all(|o| o.replayed);
     // Enough for a batch of transfers, but not reserved blindly for the largest batches.
     let capacity = (results.len() * 2 * LEG_JSON_BYTES + 64).min(1 << 20);
     let answer = BatchResponse {
@@ -632,7 +643,13 @@ pub async fn batch(auth: AuthUser, RawJson(body): RawJson) -> Result<Response, A
     };
     let mut out = JsonOut::with_capacity(capacity);
     answer.write(&mut out);
-    Ok(json_bytes(out.buf))
+    let mut response = json_bytes(out.buf);
+    if replayed {
+        response
+            .headers_mut()
+            .insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
+    }
+    Ok(response)
 }
 
 #[cfg(test)]
