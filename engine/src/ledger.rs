@@ -1240,9 +1240,11 @@ impl Ledger {
                 (PostingKind::Transfer, vec![s, d])
             }
         };
-        if fee > amount || (kind == PostingKind::Credit && fee == amount) {
+        // DECISIONS: a fee larger than the amount is refused; a CREDIT whose fee is the whole
+        // amount posts nothing to the wallet and the fee to the commission account.
+        if fee > amount {
             return Err(EngineError::Refused(
-                "The transaction fee must be less than the transaction amount".into(),
+                "The transaction fee must not be larger than the transaction amount".into(),
             ));
         }
         let currency = wallet_legs[0].data.currency;

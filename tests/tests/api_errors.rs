@@ -599,6 +599,13 @@ async fn the_ledgers_refusals_are_422_and_409() {
     a.credit_or_debit("CREDIT", &f.wallet, &fee10, json!(5))
         .await
         .expect_error(422);
+    // A fee equal to the amount is not larger: the wallet is credited nothing, and the fee
+    // goes to the commission account.
+    let before = a.balance(&f.wallet).await;
+    let r = a.credit_or_debit("CREDIT", &f.wallet, &fee10, json!(10)).await;
+    let leg = r.expect(200);
+    assert_eq!(leg["current_balance"], leg["previous_balance"], "{leg}");
+    assert_eq!(a.balance(&f.wallet).await, before);
     // CLOSE with a non-zero balance: 409.
     let r = a
         .post_empty(&format!("/api/v1/accounts/account-number/{}?command=CLOSE", f.wallet))
