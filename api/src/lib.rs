@@ -10,7 +10,7 @@
 //! - `auth`: login, tokens, the `AuthUser` extractor, the failed-login limiter;
 //! - `deadline`: the request time limit, without a timer per request;
 //! - `routes/*`: one module per resource; `statement_xlsx`, `statement_pdf`: statement files;
-//! - `openapi`: the OpenAPI 3.1 document served at `/api/v1/openapi.json`.
+//! - `openapi`: the OpenAPI 3.1 document, served at `/openapi.json` and `/api/v1/openapi.json`.
 
 pub mod auth;
 pub mod deadline;
@@ -139,7 +139,8 @@ fn recovering() -> ApiError {
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health::health))
-        .route("/api/v1/openapi.json", get(openapi::serve))
+        .route(openapi::PUBLIC_PATH, get(openapi::serve))
+        .route("/api/v1/openapi.json", get(openapi::serve_authenticated))
         .route("/api/v1/auth/login", post(auth::login))
         .route("/api/v1/clients", post(clients::create).get(clients::list))
         .route("/api/v1/clients/{client_code}", get(clients::get))
@@ -203,14 +204,14 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
 }
 
 /// The edge of every request: until recovery has finished, everything but the health check
-/// and the API description answers 503; at most `max_in_flight` requests are served at once
+/// and the public API description answers 503; at most `max_in_flight` requests are served at once
 /// (the engine's mailboxes are unbounded, so back-pressure belongs here); a request running
 /// past `request_timeout` is answered 408; error answers made by layers rather than handlers
 /// get the documents' error shape; and each request is logged at debug level, failed ones
 /// (5xx, 408) at warn.
 async fn edge(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    if !state.is_ready() && path != "/health" && path != "/api/v1/openapi.json" {
+    if !state.is_ready() && path != "/health" && path != openapi::PUBLIC_PATH {
         return recovering().into_response();
     }
     let started = tracing::enabled!(tracing::Level::DEBUG).then(Instant::now);
@@ -282,8 +283,11 @@ mod tests {
         let (status, body) = call(app.clone(), "POST", "/api/v1/auth/login").await;
         assert_eq!(status, 503);
         assert_eq!(body["code"], "HttpException");
-        let (status, _) = call(app, "GET", "/api/v1/openapi.json").await;
+        let (status, _) = call(app.clone(), "GET", "/openapi.json").await;
         assert_eq!(status, 200);
+        // Under /api/v1 the document needs a token (DECISIONS), hence the ledger.
+        let (status, _) = call(app, "GET", "/api/v1/openapi.json").await;
+        assert_eq!(status, 503);
     }
 
     #[tokio::test]
@@ -293,7 +297,7 @@ mod tests {
         let state = AppState::recovering(config);
         let app = Router::new()
             .route("/health", get(std::future::pending::<&'static str>))
-            .route("/api/v1/openapi.json", get(|| async { "quick" }))
+            .route("/openapi.json", get(|| async { "quick" }))
             .layer(middleware::from_fn_with_state(state.clone(), edge))
             .with_state(state);
         let (status, body) = call(app.clone(), "GET", "/health").await;
@@ -302,7 +306,7 @@ mod tests {
             body,
             serde_json::json!({"status":408,"message":"Request Timeout","code":"HttpException"})
         );
-        let (status, _) = call(app, "GET", "/api/v1/openapi.json").await;
+        let (status, _) = call(app, "GET", "/openapi.json").await;
         assert_eq!(status, 200);
     }
 

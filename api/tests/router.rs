@@ -724,9 +724,14 @@ async fn documents_flow_end_to_end() {
     assert_eq!(services["statistics"][0], json!({"name": "Total", "count": 1}));
     assert_eq!(services["records"][0]["service"]["service_code"], "CUSTOM_SERVICE");
 
-    let doc = api.call("GET", "/api/v1/openapi.json", None, None).await;
+    let doc = api.call("GET", "/openapi.json", None, None).await;
     assert_eq!(doc.status, 200);
     assert!(doc.json()["paths"]["/api/v1/account-transfers"]["post"].is_object());
+    // Under /api/v1, as every route there but login, it needs a token.
+    let anonymous = api.call("GET", "/api/v1/openapi.json", None, None).await;
+    assert_eq!(anonymous.status, 401);
+    let with_token = api.call("GET", "/api/v1/openapi.json", Some(&admin), None).await;
+    assert_eq!(with_token.json(), doc.json());
     api.stop().await;
 }
 

@@ -1,4 +1,4 @@
-//! `GET /api/v1/openapi.json` (no auth), checked in Rust without network tools: OpenAPI 3.1,
+//! `GET /openapi.json` (no auth; the same under `/api/v1` with a token), checked in Rust without network tools: OpenAPI 3.1,
 //! every route with its methods and no other, structural rules (every `$ref` resolves, every
 //! operation has responses with descriptions, unique operationIds, declared path parameters,
 //! known security schemes), the document agrees with the running router (documented methods
@@ -42,8 +42,15 @@ const ROUTES: &[(&str, &[&str])] = &[
 const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 
 async fn document(base: &str) -> Value {
-    let r = Api::anonymous(base).get("/api/v1/openapi.json").await;
+    let r = Api::anonymous(base).get("/openapi.json").await;
     r.expect(200);
+    // Under /api/v1 the same document needs a token, as every /api/v1 route but login does.
+    Api::anonymous(base)
+        .get("/api/v1/openapi.json")
+        .await
+        .expect_message(401, "Unauthorized");
+    let with_token = Api::admin(base).await.get("/api/v1/openapi.json").await;
+    assert_eq!(with_token.expect(200), r.expect(200));
     assert!(
         r.header("content-type")
             .unwrap_or_default()
@@ -243,7 +250,7 @@ async fn the_document_is_openapi_3_1_and_structurally_sound() {
             }
             assert_eq!(path_params, in_path, "{what}: path parameters");
             // Security.
-            let public = path == "/health" || path == "/api/v1/auth/login" || path == "/api/v1/openapi.json";
+            let public = path == "/health" || path == "/api/v1/auth/login";
             let security = op["security"].as_array().or(doc["security"].as_array());
             match security {
                 Some(reqs) => {

@@ -177,9 +177,10 @@ async fn bad_tokens_are_401_and_a_correct_one_passes() {
         &bad.raw(Method::POST, "/api/v1/transactions/batch", b"{not json".to_vec(), None)
             .await,
     );
-    // Health and the API description need no token.
+    // Health and the public API description need no token; under /api/v1 it needs one.
     with_header(base, "/health", None).await.expect(200);
-    with_header(base, "/api/v1/openapi.json", None).await.expect(200);
+    with_header(base, "/openapi.json", None).await.expect(200);
+    unauthorized(&with_header(base, "/api/v1/openapi.json", None).await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
