@@ -1554,7 +1554,7 @@ impl Ledger {
             .iter()
             .map(|l| LegRecord {
                 account_id: l.account_id,
-                delta: Money(-l.delta.0),
+                delta: Money(money::negate(l.delta.0)),
                 role: match l.role {
                     LegRole::Source => LegRole::Destination,
                     LegRole::Destination => LegRole::Source,

@@ -92,6 +92,13 @@ pub fn parse_non_negative(text: &str) -> Result<Decimal, AmountError> {
 }
 
 /// Normalises a decimal to scale 4 (half-even rounding past it).
+/// `-d`, except that zero stays +0. rust_decimal keeps a sign on zero: a negated zero leg
+/// would print as "-0.0000", read as a debit (`is_sign_negative`), and come back from the WAL,
+/// which keeps no sign for zero, as a credit.
+pub fn negate(d: Decimal) -> Decimal {
+    if d.is_zero() { Decimal::ZERO } else { -d }
+}
+
 pub fn to_scale(d: Decimal) -> Decimal {
     let mut r = d.round_dp_with_strategy(SCALE, rust_decimal::RoundingStrategy::MidpointNearestEven);
     r.rescale(SCALE);
@@ -183,5 +190,18 @@ mod tests {
         assert_eq!(to_scale(d).to_string(), "2.0000");
         let d = Decimal::from_str("2.00015").unwrap();
         assert_eq!(to_scale(d).to_string(), "2.0002");
+    }
+
+    #[test]
+    fn a_negated_zero_has_no_sign() {
+        let four = Decimal::from_str("4.0000").unwrap();
+        // A CREDIT whose fee is the whole amount leaves the wallet a zero leg.
+        let zero_leg = four - four;
+        assert!(!zero_leg.is_sign_negative());
+        // Plain negation keeps a sign on zero; `negate` does not.
+        assert!((-zero_leg).is_sign_negative());
+        assert!(!negate(zero_leg).is_sign_negative());
+        assert_eq!(to_scale(negate(zero_leg)).to_string(), "0.0000");
+        assert_eq!(negate(four).to_string(), "-4.0000");
     }
 }

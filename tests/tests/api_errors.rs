@@ -606,6 +606,27 @@ async fn the_ledgers_refusals_are_422_and_409() {
     let leg = r.expect(200);
     assert_eq!(leg["current_balance"], leg["previous_balance"], "{leg}");
     assert_eq!(a.balance(&f.wallet).await, before);
+    // Reversed, it takes nothing back: a zero leg, of the same type as read back later, and
+    // never "-0.0000".
+    let fresh = s(&a.create_wallet(&f.code, "ACTIVE").await["account_number"]);
+    let r = a.credit_or_debit("CREDIT", &fresh, &fee10, json!(10)).await;
+    let credited = r.expect(200);
+    assert_eq!(credited["current_balance"], "0.0000", "{credited}");
+    let r = a
+        .post_empty(&format!(
+            "/api/v1/transactions/{}?command=REVERSE",
+            s(&credited["transaction_id"])
+        ))
+        .await;
+    let back = &r.expect(200)["source_transaction"];
+    assert_eq!(back["account"], fresh.as_str(), "{back}");
+    assert_eq!(back["current_balance"], "0.0000", "{back}");
+    let read = a
+        .get(&format!("/api/v1/transactions/{}", s(&back["transaction_id"])))
+        .await;
+    assert_eq!(read.expect(200)["transaction_type"], back["transaction_type"]);
+    let r = a.get(&format!("/api/v1/accounts/account-number/{fresh}")).await;
+    assert_eq!(r.expect(200)["current_balance"], "0.0000");
     // CLOSE with a non-zero balance: 409.
     let r = a
         .post_empty(&format!("/api/v1/accounts/account-number/{}?command=CLOSE", f.wallet))
