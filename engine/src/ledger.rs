@@ -17,7 +17,7 @@ use crate::record::*;
 use crate::recovery::replay_log;
 use crate::sequencer::{LedgerSequencer, WalEntry};
 use crate::snapshot::{SnapshotPolicy, SnapshotScheduler, decode_image};
-use crate::state::{ClaimSignal, IdempotencyEntry, LedgerState, Settle, TxEntry};
+use crate::state::{ClaimSignal, IdempotencyEntry, IdempotencyKey, LedgerState, Settle, TxEntry};
 use crate::views::*;
 use ractor::{Actor, ActorRef};
 use rand::Rng;
@@ -1021,11 +1021,10 @@ impl Ledger {
             Judged::Replay(outcome) => Ok(*outcome),
             Judged::New {
                 record,
-                key,
                 fingerprint,
                 names,
             } => {
-                let settle = match self.claim(&key, fingerprint).await? {
+                let settle = match self.claim(idempotency_key(&record), fingerprint).await? {
                     Ok(settle) => settle,
                     Err(replay) => return Ok(*replay),
                 };
@@ -1051,7 +1050,6 @@ impl Ledger {
         let mut results: Vec<Option<Result<Box<PostingOutcome>>>> = (0..n).map(|_| None).collect();
         let mut drafts = Vec::with_capacity(n);
         let mut draft_index = Vec::with_capacity(n);
-        let mut claimed: Vec<(u64, String)> = Vec::with_capacity(n);
         let mut repeated = Vec::new();
         // Borrowed from the inputs: the keys themselves move on with the records.
         let mut keys = ahash::HashSet::with_capacity_and_hasher(n, ahash::RandomState::new());
@@ -1064,37 +1062,35 @@ impl Ledger {
                 Ok(Judged::Replay(o)) => results[i] = Some(Ok(o)),
                 Ok(Judged::New {
                     record,
-                    key,
                     fingerprint,
                     names,
                 }) => {
-                    if !keys.insert((key.0, input.source_transaction_id.as_str())) {
+                    if !keys.insert((record.client_id, input.source_transaction_id.as_str())) {
                         // The same key twice in one batch: the later one is judged after the
                         // first is decided (a replay or a conflict), or refused if atomic.
                         repeated.push(i);
                         continue;
                     }
-                    judged.push((i, Draft::new(record, None, names), key, fingerprint));
+                    judged.push((i, Draft::new(record, None, names), fingerprint));
                 }
             }
         }
         let mut order: Vec<usize> = (0..judged.len()).collect();
-        order.sort_by(|a, b| judged[*a].2.cmp(&judged[*b].2));
+        order.sort_by(|a, b| idempotency_key(&judged[*a].1.record).cmp(&idempotency_key(&judged[*b].1.record)));
         let mut settles: Vec<Option<Settle>> = (0..judged.len()).map(|_| None).collect();
         for j in order {
-            let (i, _, key, fingerprint) = &judged[j];
-            match self.claim(key, *fingerprint).await {
+            let (i, draft, fingerprint) = &judged[j];
+            match self.claim(idempotency_key(&draft.record), *fingerprint).await {
                 Err(e) => results[*i] = Some(Err(e)),
                 Ok(Err(replay)) => results[*i] = Some(Ok(replay)),
                 Ok(Ok(settle)) => settles[j] = Some(settle),
             }
         }
-        for ((i, mut draft, key, _), settle) in judged.into_iter().zip(settles) {
+        for ((i, mut draft, _), settle) in judged.into_iter().zip(settles) {
             if let Some(settle) = settle {
                 draft.settle = Some(settle);
                 drafts.push(draft);
                 draft_index.push(i);
-                claimed.push(key);
             }
         }
         if atomic {
@@ -1104,11 +1100,13 @@ impl Ledger {
                 )));
             }
             if results.iter().any(|r| matches!(r, Some(Err(_)))) {
-                for key in claimed {
+                for draft in &drafts {
                     self.inner
                         .state
                         .idempotency
-                        .remove_if(&key, |_, v| matches!(v, IdempotencyEntry::InFlight(_)));
+                        .remove_if(&idempotency_key(&draft.record) as &dyn IdempotencyKey, |_, v| {
+                            matches!(v, IdempotencyEntry::InFlight(_))
+                        });
                 }
                 drop(drafts);
                 return results
@@ -1195,9 +1193,9 @@ impl Ledger {
         }
         let amount = money::to_scale(input.amount);
         let fingerprint = fingerprint(input, amount);
-        let key = (service.data.client_id, input.source_transaction_id.clone());
+        let key = (service.data.client_id, input.source_transaction_id.as_str());
         // A replay is answered before any rule is judged again: the original stands.
-        if let Some(outcome) = self.replay_if_known(&key, fingerprint).await? {
+        if let Some(outcome) = self.replay_if_known(key, fingerprint).await? {
             return Ok(Judged::Replay(outcome));
         }
         if !service.data.is_active {
@@ -1322,7 +1320,6 @@ impl Ledger {
             .collect();
         Ok(Judged::New {
             record,
-            key,
             fingerprint,
             names: Names {
                 service: Some(service),
@@ -1335,11 +1332,12 @@ impl Ledger {
     /// decided. `Ok(Err(outcome))`: the key was used by this very request already (a replay).
     async fn claim(
         &self,
-        key: &(u64, String),
+        key: (u64, &str),
         fingerprint: u64,
     ) -> Result<std::result::Result<Settle, Box<PostingOutcome>>> {
         loop {
-            let existing = match self.inner.state.idempotency.entry(key.clone()) {
+            // The owned key built here is the map's copy of it: the only one a claim makes.
+            let existing = match self.inner.state.idempotency.entry((key.0, key.1.to_owned())) {
                 dashmap::Entry::Vacant(v) => {
                     let (settle, signal) = ClaimSignal::claim();
                     v.insert(IdempotencyEntry::InFlight(signal));
@@ -1354,7 +1352,7 @@ impl Ledger {
                         // go: one still in flight now was abandoned (its request was dropped
                         // before it reached a coordinator).
                         self.inner.state.idempotency.remove_if(
-                            key,
+                            &key as &dyn IdempotencyKey,
                             |_, v| matches!(v, IdempotencyEntry::InFlight(s) if Arc::ptr_eq(s, &waiter)),
                         );
                     }
@@ -1370,8 +1368,14 @@ impl Ledger {
     }
 
     /// The answer of an already-posted request, or 409 if its key was used for another.
-    async fn replay_if_known(&self, key: &(u64, String), fingerprint: u64) -> Result<Option<Box<PostingOutcome>>> {
-        let first = match self.inner.state.idempotency.get(key).map(|e| e.clone()) {
+    async fn replay_if_known(&self, key: (u64, &str), fingerprint: u64) -> Result<Option<Box<PostingOutcome>>> {
+        let first = match self
+            .inner
+            .state
+            .idempotency
+            .get(&key as &dyn IdempotencyKey)
+            .map(|e| e.clone())
+        {
             Some(IdempotencyEntry::Done {
                 fingerprint: f,
                 first_txn_id,
@@ -1481,11 +1485,12 @@ impl Ledger {
                 self.inner.state.reversals.remove_if(&original, |_, v| *v == 0);
             }
             _ => {
-                let key = (record.client_id, record.source_transaction_id.clone());
                 self.inner
                     .state
                     .idempotency
-                    .remove_if(&key, |_, v| matches!(v, IdempotencyEntry::InFlight(_)));
+                    .remove_if(&idempotency_key(record) as &dyn IdempotencyKey, |_, v| {
+                        matches!(v, IdempotencyEntry::InFlight(_))
+                    });
             }
         }
     }
@@ -2075,6 +2080,12 @@ impl Ledger {
     }
 }
 
+/// A posting's idempotency key, borrowed from its record: the client and its
+/// `source_transaction_id`.
+fn idempotency_key(record: &PostingRecord) -> (u64, &str) {
+    (record.client_id, record.source_transaction_id.as_str())
+}
+
 // `New` is the common case: boxing it would cost an allocation per posting; the rare replay
 // is boxed instead.
 #[allow(clippy::large_enum_variant)]
@@ -2083,7 +2094,6 @@ enum Judged {
     Replay(Box<PostingOutcome>),
     New {
         record: PostingRecord,
-        key: (u64, String),
         fingerprint: u64,
         names: Names,
     },
