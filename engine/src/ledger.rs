@@ -1076,7 +1076,7 @@ impl Ledger {
             }
         }
         let mut order: Vec<usize> = (0..judged.len()).collect();
-        order.sort_by(|a, b| idempotency_key(&judged[*a].1.record).cmp(&idempotency_key(&judged[*b].1.record)));
+        order.sort_by_key(|&j| idempotency_key(&judged[j].1.record));
         let mut settles: Vec<Option<Settle>> = (0..judged.len()).map(|_| None).collect();
         for j in order {
             let (i, draft, fingerprint) = &judged[j];
@@ -1101,12 +1101,7 @@ impl Ledger {
             }
             if results.iter().any(|r| matches!(r, Some(Err(_)))) {
                 for draft in &drafts {
-                    self.inner
-                        .state
-                        .idempotency
-                        .remove_if(&idempotency_key(&draft.record) as &dyn IdempotencyKey, |_, v| {
-                            matches!(v, IdempotencyEntry::InFlight(_))
-                        });
+                    self.release_claim(&draft.record);
                 }
                 drop(drafts);
                 return results

@@ -91,7 +91,6 @@ pub fn parse_non_negative(text: &str) -> Result<Decimal, AmountError> {
     Ok(d)
 }
 
-/// Normalises a decimal to scale 4 (half-even rounding past it).
 /// `-d`, except that zero stays +0. rust_decimal keeps a sign on zero: a negated zero leg
 /// would print as "-0.0000", read as a debit (`is_sign_negative`), and come back from the WAL,
 /// which keeps no sign for zero, as a credit.
@@ -99,6 +98,7 @@ pub fn negate(d: Decimal) -> Decimal {
     if d.is_zero() { Decimal::ZERO } else { -d }
 }
 
+/// Normalises a decimal to scale 4 (half-even rounding past it).
 pub fn to_scale(d: Decimal) -> Decimal {
     let mut r = d.round_dp_with_strategy(SCALE, rust_decimal::RoundingStrategy::MidpointNearestEven);
     r.rescale(SCALE);

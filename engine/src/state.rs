@@ -359,7 +359,7 @@ impl LedgerState {
     /// The bookkeeping of a durable posting, shared by live apply and replay: index its legs,
     /// settle its idempotency key and, for a reversal, mark the original reversed.
     pub fn record_posting(&self, loc: u64, p: &PostingRecord) {
-        if self.index_posting(loc, p) {
+        if self.index_legs(&self.client_leg_list(p.client_id), loc, p) {
             // The key is normally there, claimed: settle it in place, without a copy of it. The
             // claim it replaces is dropped after the shard's lock is released, as `insert`
             // would: its last reference may free it, and others wait on that lock.
@@ -374,13 +374,9 @@ impl LedgerState {
         }
     }
 
-    /// Everything `record_posting` does but settle the idempotency key; true when the posting
-    /// has one to settle (every kind but a reversal, which claims its original instead).
-    fn index_posting(&self, loc: u64, p: &PostingRecord) -> bool {
-        self.index_legs(&self.client_leg_list(p.client_id), loc, p)
-    }
-
-    /// `index_posting` with the client's list of legs already found.
+    /// Everything `record_posting` does but settle the idempotency key (`client_legs`: the
+    /// posting's client's list of legs); true when the posting has one to settle (every kind
+    /// but a reversal, which claims its original instead).
     fn index_legs(&self, client_legs: &boxcar::Vec<u64>, loc: u64, p: &PostingRecord) -> bool {
         for (i, leg) in p.legs.iter().enumerate() {
             client_legs.push(p.first_txn_id + i as u64);
