@@ -6,14 +6,18 @@
 //! 2. `Prepared` once every leg has answered: a posting with a refused leg has its other legs
 //!    aborted and is answered with the refusal (in an atomic unit, every posting is); the
 //!    others are appended to the WAL together, as one record.
-//! 3. `Committed` once the WAL writer has made the entry durable (it sends `Commit` to the
-//!    accounts, in log order, and hands over the records with their ids) and every leg has
-//!    committed: answer with the balances.
+//! 3. Once the WAL writer has made the entry durable (it sends `Commit` to the accounts, in
+//!    log order, and hands over the records with their ids) and every leg has committed, the
+//!    unit is answered with the balances, by whichever of those answers came last: the
+//!    coordinator parked the unit in its answers before appending it, having decided all
+//!    there was to decide, so relaying the last answer through its mailbox would only cost a
+//!    message and a wake-up.
 //! 4. `Failed` from the WAL writer (fail-stop): `Abort` every leg and answer unavailable.
 //!
-//! Legs answer into the unit's [`UnitAnswers`]; only the answer that completes a phase is a
-//! message, so a unit of a thousand postings costs the coordinator two messages, not four
-//! thousand. Coordinators form a small pool; no single actor sees every posting.
+//! Legs answer into the unit's [`UnitAnswers`]; only the answer that completes the Prepare
+//! phase is a message, so a unit of a thousand postings costs the coordinator two messages
+//! (`Submit`, `Prepared`), not four thousand. Coordinators form a small pool; no single actor
+//! sees every posting.
 
 use crate::account::{AccountMsg, LegReply, PrepareLeg, Refusal, send_by_account};
 use crate::record::{PostingKind, PostingRecord, Record};
@@ -80,11 +84,12 @@ struct LegAnswer {
 }
 
 /// Where a unit's accounts answer Prepare and Commit: a slot per leg and phase, and a count
-/// of the answers still due. The answer that brings a count to zero is the one that tells
-/// the coordinator (the count's acquire-release chain makes every slot set before it visible).
-/// The WAL writer's hand-over of the durable records counts as one more commit answer, so
-/// `Committed` means durable and confirmed by every leg: one message where there were two.
-#[derive(Debug)]
+/// of the answers still due (the count's acquire-release chain makes every slot set before it
+/// visible). The answer that completes the Prepare phase tells the coordinator; the one that
+/// completes the Commit phase answers the unit, which the coordinator parked here before
+/// appending it. The WAL writer's hand-over of the durable records counts as one more commit
+/// answer, so the commit phase completes only once the entry is durable and confirmed by every
+/// leg.
 pub struct UnitAnswers {
     coordinator: ActorRef<CoordinatorMsg>,
     token: u64,
@@ -93,6 +98,20 @@ pub struct UnitAnswers {
     commits_left: AtomicUsize,
     /// The unit's records as made durable (with their transaction ids and posting time).
     durable: Mutex<Option<Vec<PostingRecord>>>,
+    /// The unit while its WAL entry is on its way (a cycle through `InFlight::answers`, broken
+    /// when it is taken out: the writer always ends an entry as durable or failed).
+    parked: Mutex<Option<InFlight>>,
+}
+
+impl std::fmt::Debug for UnitAnswers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UnitAnswers")
+            .field("token", &self.token)
+            .field("legs", &self.legs)
+            .field("prepares_left", &self.prepares_left)
+            .field("commits_left", &self.commits_left)
+            .finish_non_exhaustive()
+    }
 }
 
 impl UnitAnswers {
@@ -104,6 +123,7 @@ impl UnitAnswers {
             prepares_left: AtomicUsize::new(legs),
             commits_left: AtomicUsize::new(0),
             durable: Mutex::new(None),
+            parked: Mutex::new(None),
         })
     }
 
@@ -131,16 +151,36 @@ impl UnitAnswers {
         }
     }
 
-    /// The WAL writer could not make the entry durable (fail-stop).
-    pub(crate) fn failed(&self, error: String) {
-        let _ = self.coordinator.cast(CoordinatorMsg::Failed {
-            token: self.token,
-            error,
-        });
+    /// The WAL writer could not make the entry durable (fail-stop): the coordinator aborts the
+    /// parked unit's legs and answers it.
+    pub(crate) fn failed(self: Arc<Self>, error: String) {
+        let coordinator = self.coordinator.clone();
+        if coordinator
+            .cast(CoordinatorMsg::Failed {
+                answers: Arc::clone(&self),
+                error,
+            })
+            .is_err()
+        {
+            // No coordinator to abort with: drop the unit, which answers its request with an
+            // error, rather than leave it in the cycle.
+            drop(self.unpark());
+        }
     }
 
+    /// Every commit answer is in: answer the parked unit.
     fn commit_phase_done(&self) {
-        let _ = self.coordinator.cast(CoordinatorMsg::Committed { token: self.token });
+        if let Some(unit) = self.unpark() {
+            TransferCoordinator::complete(unit, self.take_durable());
+        }
+    }
+
+    fn park(&self, unit: InFlight) {
+        *self.parked.lock().unwrap_or_else(|e| e.into_inner()) = Some(unit);
+    }
+
+    fn unpark(&self) -> Option<InFlight> {
+        self.parked.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 
     /// Before the entry is appended: `legs` commits and the writer's hand-over are due.
@@ -182,12 +222,9 @@ pub enum CoordinatorMsg {
     Prepared {
         token: u64,
     },
-    /// The unit's WAL entry is durable and every leg of it has committed.
-    Committed {
-        token: u64,
-    },
+    /// The WAL writer could not make the parked unit's entry durable.
     Failed {
-        token: u64,
+        answers: Arc<UnitAnswers>,
         error: String,
     },
 }
@@ -302,8 +339,9 @@ impl TransferCoordinator {
         }
     }
 
-    /// Every leg answered Prepare: drop what was refused, append the rest.
-    fn decide(&self, f: &mut InFlight) {
+    /// Every leg answered Prepare: drop what was refused; the rest is the WAL entry to append,
+    /// if any.
+    fn decide(&self, f: &mut InFlight) -> Option<WalEntry> {
         if f.defer && f.postings.len() > 1 {
             Self::defer_where_order_matters(f);
         }
@@ -337,7 +375,7 @@ impl TransferCoordinator {
             }
         }
         if records.is_empty() {
-            return;
+            return None;
         }
         // Before the WAL writer can send a single Commit.
         f.answers.expect_commits(actors.len());
@@ -346,14 +384,11 @@ impl TransferCoordinator {
         } else {
             Record::Batch(records)
         };
-        let entry = WalEntry::Postings {
+        Some(WalEntry::Postings {
             record,
             actors,
             answers: f.answers.clone(),
-        };
-        if self.wal.append(entry).is_err() {
-            self.fail(f, "the write-ahead log has stopped".into());
-        }
+        })
     }
 
     /// Nothing appended will become durable: abort and answer unavailable.
@@ -391,9 +426,19 @@ impl TransferCoordinator {
         }
     }
 
-    fn finished(f: &InFlight) -> bool {
-        let settled = f.appended_postings.is_empty() || f.committed;
-        f.prepared && settled
+    /// The unit's entry is durable (`records`, in entry order) and every leg of it has
+    /// committed: answer it.
+    fn complete(mut f: InFlight, records: Vec<PostingRecord>) {
+        f.committed = true;
+        for (&i, record) in f.appended_postings.iter().zip(records) {
+            let p = &mut f.postings[i];
+            // The key is settled (Done) by the WAL writer; waking its waiters is safe now.
+            p.claim = None;
+            p.settle.take();
+            p.record = Some(record);
+        }
+        Self::collect(&mut f);
+        Self::answer(f);
     }
 
     fn answer(mut f: InFlight) {
@@ -524,42 +569,28 @@ impl Actor for TransferCoordinator {
                     }
                 }
                 f.prepared = true;
-                self.decide(f);
-                if Self::finished(f) {
-                    let f = st.in_flight.remove(&token).expect("present");
+                let entry = self.decide(f);
+                let f = st.in_flight.remove(&token).expect("present");
+                let Some(entry) = entry else {
+                    // Nothing to append: every posting is answered already.
+                    Self::answer(f);
+                    return Ok(());
+                };
+                // Parked before the writer can see the entry, so the last commit answer always
+                // finds it; whoever gives that answer answers the unit.
+                let answers = Arc::clone(&f.answers);
+                answers.park(f);
+                if self.wal.append(entry).is_err()
+                    && let Some(mut f) = answers.unpark()
+                {
+                    self.fail(&mut f, "the write-ahead log has stopped".into());
                     Self::answer(f);
                 }
             }
-            CoordinatorMsg::Committed { token } => {
-                let Some(f) = st.in_flight.get_mut(&token) else {
-                    return Ok(());
-                };
-                f.committed = true;
-                let records = f.answers.take_durable();
-                for (&i, record) in f.appended_postings.iter().zip(records) {
-                    let p = &mut f.postings[i];
-                    // The key is settled (Done) by the WAL writer; waking its waiters is safe now.
-                    p.claim = None;
-                    p.settle.take();
-                    p.record = Some(record);
-                }
-                Self::collect(f);
-                if Self::finished(f) {
-                    let f = st.in_flight.remove(&token).expect("present");
-                    Self::answer(f);
-                }
-            }
-            CoordinatorMsg::Failed { token, error } => {
-                let Some(f) = st.in_flight.get_mut(&token) else {
-                    return Ok(());
-                };
-                if f.committed {
-                    // Durable already: the commits were sent and have landed.
-                    return Ok(());
-                }
-                self.fail(f, error);
-                if Self::finished(f) {
-                    let f = st.in_flight.remove(&token).expect("present");
+            CoordinatorMsg::Failed { answers, error } => {
+                // Not parked any more: the entry was made durable after all and answered.
+                if let Some(mut f) = answers.unpark() {
+                    self.fail(&mut f, error);
                     Self::answer(f);
                 }
             }
@@ -593,8 +624,7 @@ mod tests {
         ) -> Result<(), ActorProcessingErr> {
             let _ = match msg {
                 CoordinatorMsg::Prepared { token } => self.0.send(("prepared", token)),
-                CoordinatorMsg::Committed { token } => self.0.send(("committed", token)),
-                CoordinatorMsg::Failed { token, .. } => self.0.send(("failed", token)),
+                CoordinatorMsg::Failed { answers, .. } => self.0.send(("failed", answers.token)),
                 CoordinatorMsg::Submit { .. } => Ok(()),
             };
             Ok(())
@@ -638,6 +668,32 @@ mod tests {
         }
     }
 
+    /// Parks a unit of one posting whose legs are the first `legs` of the WAL entry, as the
+    /// coordinator does before appending; the receiver gets the unit's answer.
+    fn park_one_posting(answers: &Arc<UnitAnswers>, legs: usize) -> oneshot::Receiver<UnitResult> {
+        let (reply, answered) = oneshot::channel();
+        answers.park(InFlight {
+            postings: vec![Posting {
+                record: None,
+                legs: 0..legs,
+                claim: None,
+                settle: None,
+                refusal: None,
+                outcome: None,
+            }],
+            atomic: false,
+            defer: false,
+            deltas: vec![Decimal::ONE; legs],
+            actors: Vec::new(),
+            answers: Arc::clone(answers),
+            prepared: true,
+            appended_postings: vec![0],
+            committed: false,
+            reply: Some(reply),
+        });
+        answered
+    }
+
     #[tokio::test]
     async fn only_the_answer_that_completes_a_phase_reports_it() {
         let (listener, mut heard, handle) = listener().await;
@@ -657,17 +713,22 @@ mod tests {
 
         // Two of the three legs went to the log; the writer's hand-over is due as well.
         answers.expect_commits(2);
+        let mut answered = park_one_posting(&answers, 2);
         let one = Decimal::ONE;
         answers.committed(1, Some((one, one + one)));
         answers.committed(1, Some((one, one)));
-        answers.committed(0, None);
-        assert!(heard.try_recv().is_err(), "not durable yet");
+        answers.committed(0, Some((one, Decimal::ZERO)));
+        assert!(answered.try_recv().is_err(), "not durable yet");
         answers.durable(vec![record(2)]);
-        assert_eq!(heard.recv().await, Some(("committed", 5)));
-        assert_eq!(answers.legs[1].committed.get(), Some(&Some((one, one + one))));
-        let durable = answers.take_durable();
-        assert_eq!(durable.len(), 1);
-        assert_eq!(durable[0].first_txn_id, 11, "the records the writer handed over");
+        let result = answered.await.expect("answered by the last commit answer");
+        let posting = result[0].as_ref().expect("committed");
+        assert_eq!(posting.record.first_txn_id, 11, "the records the writer handed over");
+        assert_eq!(posting.balances, vec![(one, Decimal::ZERO), (one, one + one)]);
+        assert!(answers.unpark().is_none(), "answered once, and the cycle is broken");
+        assert!(
+            heard.try_recv().is_err(),
+            "the commit phase sends the coordinator nothing"
+        );
         listener.stop(None);
         handle.await.unwrap();
     }
@@ -677,13 +738,18 @@ mod tests {
         let (listener, mut heard, handle) = listener().await;
         let answers = UnitAnswers::new(listener.clone(), 9, 2);
         answers.expect_commits(2);
+        let mut answered = park_one_posting(&answers, 2);
         answers.durable(vec![record(2)]);
         answers.committed(0, Some((Decimal::ZERO, Decimal::ONE)));
-        assert!(heard.try_recv().is_err(), "one commit still due");
+        assert!(answered.try_recv().is_err(), "one commit still due");
         answers.committed(1, Some((Decimal::ZERO, Decimal::ONE)));
-        assert_eq!(heard.recv().await, Some(("committed", 9)));
-        answers.failed("disk".into());
-        assert_eq!(heard.recv().await, Some(("failed", 9)));
+        assert!(answered.await.expect("answered")[0].is_ok());
+
+        // A failed entry goes back to the coordinator, which aborts and answers.
+        let failing = UnitAnswers::new(listener.clone(), 10, 2);
+        let _answered = park_one_posting(&failing, 2);
+        Arc::clone(&failing).failed("disk".into());
+        assert_eq!(heard.recv().await, Some(("failed", 10)));
         listener.stop(None);
         handle.await.unwrap();
     }
@@ -700,18 +766,26 @@ mod tests {
         assert_eq!(answers.legs[1].prepared.get(), Some(&Err(Refusal::InsufficientFunds)));
 
         answers.expect_commits(2);
+        let answered = park_one_posting(&answers, 2);
         let one = Decimal::ONE;
         LegReply::commit(answers.clone(), 0).committed(Some((Decimal::ZERO, one)));
         drop(LegReply::commit(answers.clone(), 1));
         answers.durable(vec![record(2)]);
-        assert_eq!(heard.recv().await, Some(("committed", 7)));
         assert_eq!(answers.legs[0].committed.get(), Some(&Some((Decimal::ZERO, one))));
         assert_eq!(
             answers.legs[1].committed.get(),
             Some(&None),
             "a lost commit is marked, not invented"
         );
-        assert!(heard.try_recv().is_err(), "one message per phase");
+        let result = answered.await.expect("answered");
+        assert!(
+            matches!(&result[0], Err(PostingFailure::Unavailable(m)) if m.contains("applied again on restart")),
+            "durable but unconfirmed is said so: {result:?}"
+        );
+        assert!(
+            heard.try_recv().is_err(),
+            "one message for the prepare phase, none for commit"
+        );
         listener.stop(None);
         handle.await.unwrap();
     }
@@ -722,6 +796,7 @@ mod tests {
         let legs = 512;
         let answers = UnitAnswers::new(listener.clone(), 3, legs);
         answers.expect_commits(legs);
+        let answered = park_one_posting(&answers, legs);
         std::thread::scope(|s| {
             for t in 0..4 {
                 let answers = &answers;
@@ -733,13 +808,14 @@ mod tests {
                         answers.committed(leg, Some((Decimal::ZERO, Decimal::ONE)));
                     }
                     if t == 2 {
-                        answers.durable(Vec::new());
+                        answers.durable(vec![record(legs)]);
                     }
                 });
             }
         });
         assert_eq!(heard.recv().await, Some(("prepared", 3)));
-        assert_eq!(heard.recv().await, Some(("committed", 3)));
+        let result = answered.await.expect("answered once the last of the 513 answers is in");
+        assert_eq!(result[0].as_ref().expect("committed").balances.len(), legs);
         assert!(heard.try_recv().is_err(), "each phase reported once");
         assert!(answers.legs.iter().all(|l| l.prepared.get() == Some(&Ok(()))));
         listener.stop(None);
