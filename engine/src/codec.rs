@@ -24,6 +24,19 @@ pub fn encode_to_vec<T: Encode>(value: &T) -> Result<Vec<u8>, EncodeError> {
     bincode::encode_to_vec(value, config())
 }
 
+/// Hands the encoding of `value` to `sink` piece by piece, without building it in memory
+/// (for hashing it).
+pub fn encode_to_sink<T: Encode>(value: &T, sink: impl FnMut(&[u8])) -> Result<(), EncodeError> {
+    struct Sink<F>(F);
+    impl<F: FnMut(&[u8])> bincode::enc::write::Writer for Sink<F> {
+        fn write(&mut self, bytes: &[u8]) -> Result<(), EncodeError> {
+            (self.0)(bytes);
+            Ok(())
+        }
+    }
+    bincode::encode_into_writer(value, Sink(sink), config())
+}
+
 /// Decodes a whole payload; trailing bytes are an error (a record is exactly one value).
 pub fn decode<T: Decode<()>>(bytes: &[u8]) -> Result<T, DecodeError> {
     let (value, used) = bincode::decode_from_slice(bytes, config())?;

@@ -140,10 +140,13 @@ pub fn generate_code(name: &str) -> String {
 
 /// FNV-1a: a stable 64-bit hash (std's hasher may change between releases, and fingerprints
 /// are kept on disk).
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ *b as u64).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+const FNV1A_START: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// FNV-1a of what `h` hashed so far followed by `bytes`.
+fn fnv1a_more(h: u64, bytes: &[u8]) -> u64 {
+    bytes
+        .iter()
+        .fold(h, |h, b| (h ^ *b as u64).wrapping_mul(0x0000_0100_0000_01b3))
 }
 
 impl Ledger {
@@ -2185,7 +2188,12 @@ fn fingerprint(input: &PostingInput, amount: Decimal) -> u64 {
         input.narration.as_deref(),
         input.transaction_date_ms,
     );
-    codec::encode_to_vec(&canonical).map(|bytes| fnv1a(&bytes)).unwrap_or(0)
+    // Hashed as it is encoded: the same value as hashing the encoding, with no buffer per
+    // posting. Fingerprints are kept in the WAL, so this must never change.
+    let mut h = FNV1A_START;
+    codec::encode_to_sink(&canonical, |bytes| h = fnv1a_more(h, bytes))
+        .map(|()| h)
+        .unwrap_or(0)
 }
 
 static DUMMY_HASH: std::sync::LazyLock<String> =
@@ -2311,5 +2319,43 @@ fn leg_view(
         posted_at_ms: record.posted_at_ms,
         role: leg.role,
         posting_kind: record.kind,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fingerprint_hashes_the_encoded_request_and_never_changes() {
+        let input = PostingInput {
+            kind: PostingInputKind::Transfer {
+                source_account_number: "1000000001".into(),
+                destination_account_number: "1000000002".into(),
+            },
+            client_service_code: "TRANSFER".into(),
+            amount: Decimal::new(10_050, 2),
+            transaction_source: "bench".into(),
+            source_transaction_id: "t-1".into(),
+            source_transaction_data: Some(r#"{"order":7}"#.into()),
+            narration: None,
+            transaction_date_ms: Some(1_764_000_000_000),
+        };
+        let amount = money::to_scale(input.amount);
+        let canonical = (
+            2u8,
+            "1000000001",
+            "1000000002",
+            "TRANSFER",
+            Money(amount),
+            "bench",
+            Some(r#"{"order":7}"#),
+            None::<&str>,
+            Some(1_764_000_000_000i64),
+        );
+        let encoded = codec::encode_to_vec(&canonical).unwrap();
+        assert_eq!(fingerprint(&input, amount), fnv1a_more(FNV1A_START, &encoded));
+        // Kept in the WAL and compared with requests sent again after a restart: pinned.
+        assert_eq!(fingerprint(&input, amount), 3_079_220_213_343_920_262);
     }
 }
