@@ -31,10 +31,9 @@ use tokio::sync::oneshot;
 use walletd_wal::WalWriter;
 
 /// One posting ready to run: the record (ids and posting time still to be given by the WAL
-/// writer) and the actors of its legs, in leg order.
+/// writer), every leg's account already given its actor.
 pub struct PostingDraft {
     pub record: PostingRecord,
-    pub actors: Vec<ActorRef<AccountMsg>>,
     /// Dropping it wakes requests waiting on the same idempotency key.
     pub settle: Option<Settle>,
 }
@@ -251,7 +250,8 @@ struct InFlight {
     atomic: bool,
     defer: bool,
     deltas: Vec<Decimal>,
-    actors: Vec<ActorRef<AccountMsg>>,
+    /// Each leg's account; its actor is borrowed from the directory when sending.
+    accounts: Vec<u64>,
     /// The legs' Prepare results and committed balances.
     answers: Arc<UnitAnswers>,
     /// Every leg has answered Prepare.
@@ -291,10 +291,12 @@ impl TransferCoordinator {
         p.settle.take();
     }
 
-    fn abort_legs(f: &InFlight, legs: std::ops::Range<usize>) {
+    fn abort_legs(&self, f: &InFlight, legs: std::ops::Range<usize>) {
         for i in legs {
-            if f.answers.legs[i].prepared.get() == Some(&Ok(())) {
-                let _ = f.actors[i].cast(AccountMsg::Abort { delta: f.deltas[i] });
+            if f.answers.legs[i].prepared.get() == Some(&Ok(()))
+                && let Some(actor) = self.state.accounts.live(f.accounts[i])
+            {
+                let _ = actor.cast(AccountMsg::Abort { delta: f.deltas[i] });
             }
         }
     }
@@ -309,7 +311,7 @@ impl TransferCoordinator {
     /// postings in order. A posting that passed would also have passed one after another (the
     /// holds it saw are at least the debits that happen), and the first posting of a unit is
     /// never deferred, so every unit decides at least one.
-    fn defer_where_order_matters(f: &mut InFlight) {
+    fn defer_where_order_matters(&self, f: &mut InFlight) {
         let mut touched: ahash::HashSet<u64> = ahash::HashSet::default();
         let mut deferred: ahash::HashSet<u64> = ahash::HashSet::default();
         for i in 0..f.postings.len() {
@@ -324,7 +326,7 @@ impl TransferCoordinator {
             if funds_after_others || accounts().any(|a| deferred.contains(&a)) {
                 deferred.extend(accounts());
                 touched.extend(accounts());
-                Self::abort_legs(f, f.postings[i].legs.clone());
+                self.abort_legs(f, f.postings[i].legs.clone());
                 let p = &mut f.postings[i];
                 let record = p.record.take().expect("checked above");
                 p.outcome = Some(Err(PostingFailure::Deferred {
@@ -343,7 +345,7 @@ impl TransferCoordinator {
     /// if any.
     fn decide(&self, f: &mut InFlight) -> Option<WalEntry> {
         if f.defer && f.postings.len() > 1 {
-            Self::defer_where_order_matters(f);
+            self.defer_where_order_matters(f);
         }
         let any_refused = f.postings.iter().any(|p| p.refusal.is_some());
         for i in 0..f.postings.len() {
@@ -355,7 +357,7 @@ impl TransferCoordinator {
             if refused.is_none() && !(f.atomic && any_refused) {
                 continue;
             }
-            Self::abort_legs(f, f.postings[i].legs.clone());
+            self.abort_legs(f, f.postings[i].legs.clone());
             let p = &mut f.postings[i];
             self.release(p);
             p.record = None;
@@ -365,20 +367,20 @@ impl TransferCoordinator {
             }));
         }
         let mut records = Vec::with_capacity(f.postings.len());
-        let mut actors = Vec::with_capacity(f.actors.len());
+        let mut legs = 0;
         f.appended_postings.reserve(f.postings.len());
         for (i, p) in f.postings.iter_mut().enumerate() {
             if let Some(r) = p.record.take() {
                 records.push(r);
                 f.appended_postings.push(i);
-                actors.extend(p.legs.clone().map(|l| f.actors[l].clone()));
+                legs += p.legs.len();
             }
         }
         if records.is_empty() {
             return None;
         }
         // Before the WAL writer can send a single Commit.
-        f.answers.expect_commits(actors.len());
+        f.answers.expect_commits(legs);
         let record = if records.len() == 1 {
             Record::Posting(records.pop().expect("one"))
         } else {
@@ -386,7 +388,6 @@ impl TransferCoordinator {
         };
         Some(WalEntry::Postings {
             record,
-            actors,
             answers: f.answers.clone(),
         })
     }
@@ -394,7 +395,7 @@ impl TransferCoordinator {
     /// Nothing appended will become durable: abort and answer unavailable.
     fn fail(&self, f: &mut InFlight, error: String) {
         for i in std::mem::take(&mut f.appended_postings) {
-            Self::abort_legs(f, f.postings[i].legs.clone());
+            self.abort_legs(f, f.postings[i].legs.clone());
             let p = &mut f.postings[i];
             self.release(p);
             p.outcome = Some(Err(PostingFailure::Unavailable(error.clone())));
@@ -490,7 +491,7 @@ impl Actor for TransferCoordinator {
                     atomic,
                     defer: defer && !atomic,
                     deltas: Vec::with_capacity(n),
-                    actors: Vec::with_capacity(n),
+                    accounts: Vec::with_capacity(n),
                     answers: UnitAnswers::new(me.clone(), token, n),
                     prepared: false,
                     appended_postings: Vec::new(),
@@ -500,7 +501,7 @@ impl Actor for TransferCoordinator {
                 for d in postings {
                     let start = f.deltas.len();
                     f.deltas.extend(d.record.legs.iter().map(|l| l.delta.0));
-                    f.actors.extend(d.actors);
+                    f.accounts.extend(d.record.legs.iter().map(|l| l.account_id));
                     let claim = match d.record.kind {
                         PostingKind::Reversal { original } => Claim::Reversal(original),
                         _ => Claim::Key((d.record.client_id, d.record.source_transaction_id.clone())),
@@ -517,11 +518,7 @@ impl Actor for TransferCoordinator {
                 // In an atomic unit a debit may spend what earlier postings of the unit credit
                 // to the same account: all commit together, in order, or none does.
                 // Every leg's account, in leg order.
-                let accounts = f
-                    .postings
-                    .iter()
-                    .flat_map(|p| p.record.iter().flat_map(|r| &r.legs))
-                    .map(|l| l.account_id);
+                let accounts = f.accounts.iter().copied();
                 let mut credit_before = Vec::new();
                 if f.atomic {
                     let mut credited: ahash::HashMap<u64, Decimal> = ahash::HashMap::default();
@@ -534,18 +531,15 @@ impl Actor for TransferCoordinator {
                         }
                     }
                 }
-                let legs = accounts
-                    .clone()
-                    .zip(&f.actors)
-                    .enumerate()
-                    .map(|(i, (account, actor))| {
-                        let prepare = PrepareLeg {
-                            delta: f.deltas[i],
-                            credit_before: credit_before.get(i).copied().unwrap_or_default(),
-                            reply: LegReply::prepare(f.answers.clone(), i as u32),
-                        };
-                        (account, Some(actor), prepare)
-                    });
+                let directory = &self.state.accounts;
+                let legs = accounts.clone().enumerate().map(|(i, account)| {
+                    let prepare = PrepareLeg {
+                        delta: f.deltas[i],
+                        credit_before: credit_before.get(i).copied().unwrap_or_default(),
+                        reply: LegReply::prepare(f.answers.clone(), i as u32),
+                    };
+                    (account, directory.live(account), prepare)
+                });
                 send_by_account(accounts, legs, AccountMsg::Prepare);
                 if n == 0 {
                     Self::answer(f);
@@ -684,7 +678,7 @@ mod tests {
             atomic: false,
             defer: false,
             deltas: vec![Decimal::ONE; legs],
-            actors: Vec::new(),
+            accounts: vec![1; legs],
             answers: Arc::clone(answers),
             prepared: true,
             appended_postings: vec![0],

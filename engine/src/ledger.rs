@@ -1403,11 +1403,10 @@ impl Ledger {
             names: mut n,
         } in drafts
         {
-            let mut actors = Vec::with_capacity(record.legs.len());
+            // Every leg's account needs its actor before the coordinator sends it Prepare.
             for l in &record.legs {
-                match self.inner.state.accounts.actor(l.account_id) {
-                    Ok(a) => actors.push(a),
-                    Err(e) => lookup_error = Some(e),
+                if let Err(e) = self.inner.state.accounts.activate(l.account_id) {
+                    lookup_error = Some(e);
                 }
             }
             if n.accounts.len() != record.legs.len() {
@@ -1419,7 +1418,7 @@ impl Ledger {
                     .collect();
             }
             names.push(n);
-            postings.push(PostingDraft { record, actors, settle });
+            postings.push(PostingDraft { record, settle });
         }
         if let Some(e) = lookup_error {
             for p in &postings {

@@ -31,10 +31,9 @@ pub enum WalEntry {
         reply: oneshot::Sender<AccountView>,
     },
     /// One posting (`Record::Posting`) or several made durable together (`Record::Batch`);
-    /// `actors` holds the account of every leg, postings in order.
+    /// every leg's account has its actor already (the commits borrow it from the directory).
     Postings {
         record: Record,
-        actors: Vec<ActorRef<AccountMsg>>,
         /// Where the unit's accounts answer their commits, and the unit's coordinator.
         answers: Arc<UnitAnswers>,
     },
@@ -123,11 +122,7 @@ impl Sequencer for LedgerSequencer {
                     reply: Some(reply),
                 });
             }
-            WalEntry::Postings {
-                record,
-                actors,
-                answers,
-            } => {
+            WalEntry::Postings { record, answers } => {
                 let postings = match record {
                     Record::Posting(p) => vec![p],
                     Record::Batch(ps) => ps,
@@ -141,6 +136,7 @@ impl Sequencer for LedgerSequencer {
                         .iter()
                         .flat_map(|p| p.legs.iter().enumerate().map(move |(i, l)| (p, i, l)))
                 };
+                let directory = &self.state.accounts;
                 let legs = flat().enumerate().map(|(k, (p, i, l))| {
                     // Without its account, the leg is dropped and its reply answers for itself.
                     let commit = CommitLeg {
@@ -148,7 +144,7 @@ impl Sequencer for LedgerSequencer {
                         delta: l.delta.0,
                         reply: LegReply::commit(answers.clone(), k as u32),
                     };
-                    (l.account_id, actors.get(k), commit)
+                    (l.account_id, directory.live(l.account_id), commit)
                 });
                 send_by_account(flat().map(|(_, _, l)| l.account_id), legs, AccountMsg::Commit);
                 for p in &postings {

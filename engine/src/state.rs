@@ -176,18 +176,29 @@ impl Directory {
     /// The account's actor, spawning it from its passive state on first use. Must run inside
     /// a Tokio runtime.
     pub fn actor(&self, account_id: u64) -> Result<ActorRef<AccountMsg>> {
+        self.activate(account_id).cloned()
+    }
+
+    /// The actor of an account that has one, borrowed: sending through it touches no
+    /// reference count (a shared counter both cores would write for every leg).
+    pub fn live(&self, account_id: u64) -> Option<&ActorRef<AccountMsg>> {
+        self.slot(account_id)?.actor.get()
+    }
+
+    /// The account's actor, spawned from its passive state if it has none yet.
+    pub fn activate(&self, account_id: u64) -> Result<&ActorRef<AccountMsg>> {
         let slot = self
             .slot(account_id)
             .ok_or_else(|| EngineError::NotFound("Account not found".into()))?;
         if let Some(a) = slot.actor.get() {
-            return Ok(a.clone());
+            return Ok(a);
         }
         let mut passive = slot
             .passive
             .lock()
             .map_err(|_| EngineError::Internal("account slot poisoned".into()))?;
         if let Some(a) = slot.actor.get() {
-            return Ok(a.clone());
+            return Ok(a);
         }
         // A copy goes to the actor; the passive one is dropped only once the actor runs, so a
         // failed spawn loses nothing (activation happens once per wallet). Neither actor nor
@@ -198,8 +209,8 @@ impl Directory {
         let (actor, _) = ractor::ActorRuntime::<AccountActor>::spawn_instant(None, AccountActor, state)
             .map_err(|e| EngineError::Internal(format!("account actor did not start: {e}")))?;
         *passive = None;
-        let _ = slot.actor.set(actor.clone());
-        Ok(actor)
+        // Set only here, under the slot's lock, after finding it empty.
+        Ok(slot.actor.get_or_init(|| actor))
     }
 
     /// The live view of an account without activating it: read from the passive state, or
