@@ -6,7 +6,7 @@
 use crate::account::{AccountMsg, AccountView, CommitLeg, LegReply, send_by_account};
 use crate::catalog::Applied;
 use crate::codec;
-use crate::coordinator::UnitAnswers;
+use crate::coordinator::ParkedUnit;
 use crate::error::{EngineError, Result};
 use crate::record::{AccountStatus, Record};
 use crate::snapshot::SnapshotScheduler;
@@ -34,8 +34,9 @@ pub enum WalEntry {
     /// every leg's account has its actor already (the commits borrow it from the directory).
     Postings {
         record: Record,
-        /// Where the unit's accounts answer their commits, and the unit's coordinator.
-        answers: Arc<UnitAnswers>,
+        /// The unit, parked in its answers (where its accounts answer their commits) until
+        /// this entry is handed over as durable or failed.
+        unit: ParkedUnit,
     },
 }
 
@@ -122,7 +123,8 @@ impl Sequencer for LedgerSequencer {
                     reply: Some(reply),
                 });
             }
-            WalEntry::Postings { record, answers } => {
+            WalEntry::Postings { record, unit } => {
+                let answers = unit.answers();
                 let postings = match record {
                     Record::Posting(p) => vec![p],
                     Record::Batch(ps) => ps,
@@ -150,9 +152,9 @@ impl Sequencer for LedgerSequencer {
                 for p in &postings {
                     self.state.record_posting(loc.to_u64(), p);
                 }
-                // Counts as the entry's last commit answer: the coordinator answers once both
-                // this and every leg's commit are in.
-                answers.durable(postings);
+                // Counts as one more commit answer: the unit is answered once this and every
+                // leg's commit are in.
+                unit.durable(postings);
             }
         }
         self.state.last_seq.store(seq, Ordering::Release);
@@ -167,7 +169,7 @@ impl Sequencer for LedgerSequencer {
             WalEntry::Status { actor, .. } => {
                 let _ = actor.cast(AccountMsg::AbortStatus);
             }
-            WalEntry::Postings { answers, record, .. } => {
+            WalEntry::Postings { unit, record } => {
                 // A record refused for its size was given ids that no record holds: give them
                 // back, so transaction ids stay dense (the index relies on it).
                 if matches!(error, WalError::RecordTooLarge { .. }) {
@@ -180,7 +182,7 @@ impl Sequencer for LedgerSequencer {
                         self.next_txn_id = first;
                     }
                 }
-                answers.failed(msg);
+                unit.failed(msg);
             }
         }
     }
