@@ -79,9 +79,10 @@ pub enum Refusal {
 }
 
 /// Where a leg's answer goes: its slot in the unit's answers, which also name the coordinator
-/// running the unit; the leg that completes a phase tells it (one message per phase and unit,
-/// not per leg). The reply holds one reference, to the answers, so a leg touches one shared
-/// counter rather than two.
+/// running the unit. The leg that completes the Prepare phase tells the coordinator (one
+/// message per unit, not per leg); the one that completes the Commit phase answers the unit
+/// the coordinator parked there. The reply holds one reference, to the answers, so a leg
+/// touches one shared counter rather than two.
 ///
 /// A reply dropped unanswered (its message never delivered, or left in the mailbox of an
 /// account that stopped) answers for itself: a refusal at Prepare, a lost commit at Commit.

@@ -190,12 +190,12 @@ impl UnitAnswers {
 }
 
 /// The WAL writer's share of a parked unit: handed over exactly once, as durable or as failed.
-/// Dropped without either (the writer thread panicked, or a message carrying it was never
-/// handled because its coordinator stopped), it drops the unit, which answers the request with
-/// an error and wakes requests waiting on its idempotency keys: a unit is never left in its
-/// cycle, unanswered. (Its legs' holds and a reversal's claim stay, as they did when a stopped
-/// coordinator took its units with it: only shutdown or a crash of the writer gets here, and a
-/// restart rebuilds both from the log.)
+/// Dropped without that (the writer thread panicked, or a message carrying it was never
+/// handled because its coordinator stopped at shutdown), it finishes the unit if every commit
+/// answer is in, and otherwise drops it, which answers the request with an error and wakes
+/// requests waiting on its idempotency keys: a unit is never left in its cycle, unanswered.
+/// (A dropped unit's holds and a reversal's claim stay, as they did when a stopped coordinator
+/// took its units with it; a restart rebuilds both from the log.)
 pub struct ParkedUnit {
     answers: Arc<UnitAnswers>,
     handed_over: bool,
@@ -252,8 +252,19 @@ impl ParkedUnit {
 
 impl Drop for ParkedUnit {
     fn drop(&mut self) {
-        if !self.handed_over {
-            drop(self.answers.unpark());
+        if self.handed_over {
+            return;
+        }
+        if let Some(unit) = self.answers.unpark() {
+            // Durable and confirmed by every leg (a `Complete` never handled): the answer is
+            // known, so give it. Otherwise the unit is dropped, and its request told so.
+            let all_in = self.answers.commits_left.load(Ordering::Acquire) == 0;
+            let records = all_in
+                .then(|| self.answers.durable.lock().unwrap_or_else(|e| e.into_inner()).take())
+                .flatten();
+            if let Some(records) = records {
+                TransferCoordinator::complete(unit, records);
+            }
         }
     }
 }
@@ -805,6 +816,7 @@ mod tests {
         // Failed, and the message dropped unhandled (the stand-in, like a coordinator that
         // stopped, does not finish it): the request still gets an answer, an error.
         let failing = UnitAnswers::new(listener.clone(), 10, 2);
+        failing.expect_commits(2);
         let (unit, answered) = park_one_posting(&failing, 2);
         unit.failed("disk".into());
         assert_eq!(soon(heard.recv()).await, Some(("failed", 10)));
@@ -818,6 +830,44 @@ mod tests {
         drop(unit);
         assert!(soon(answered).await.is_err());
         assert_eq!(Arc::strong_count(&lost), 1, "the unit's cycle is broken");
+        listener.stop(None);
+        handle.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_durable_unit_is_answered_even_when_its_coordinator_is_gone() {
+        let (gone, _heard, handle) = listener().await;
+        let answers = UnitAnswers::new(gone.clone(), 12, 1);
+        answers.expect_commits(1);
+        let (unit, answered) = park_one_posting(&answers, 1);
+        answers.committed(0, Some((Decimal::ZERO, Decimal::ONE)));
+        // The coordinator stopped (shutdown) before the hand-over, which comes last.
+        gone.stop(None);
+        handle.await.unwrap();
+        unit.durable(vec![record(1)]);
+        assert!(
+            soon(answered).await.expect("answered")[0].is_ok(),
+            "durable, so answered so"
+        );
+        assert_eq!(Arc::strong_count(&answers), 1, "the unit's cycle is broken");
+
+        // A `Complete` that no coordinator handles (dropped with a stopped coordinator's
+        // mailbox): the same.
+        let (listener, _heard, handle) = listener().await;
+        let answers = UnitAnswers::new(listener.clone(), 13, 1);
+        answers.expect_commits(1);
+        let (unit, answered) = park_one_posting(&answers, 1);
+        answers.committed(0, Some((Decimal::ZERO, Decimal::ONE)));
+        // What `durable` does when its hand-over comes last, up to sending `Complete`...
+        let mut writers = unit;
+        writers.handed_over = true;
+        drop(writers);
+        *answers.durable.lock().unwrap() = Some(vec![record(1)]);
+        answers.commits_left.fetch_sub(1, Ordering::AcqRel);
+        // ...and the guard that `Complete` carries, dropped unhandled.
+        drop(ParkedUnit::new(Arc::clone(&answers)));
+        assert!(soon(answered).await.expect("answered")[0].is_ok());
+        assert_eq!(Arc::strong_count(&answers), 1);
         listener.stop(None);
         handle.await.unwrap();
     }
@@ -889,11 +939,15 @@ mod tests {
             .await
             .expect("answered once the last of the 513 answers is in");
         assert_eq!(result[0].as_ref().expect("committed").balances.len(), legs);
-        // Whoever came last, the unit was answered once: at most a `Complete` besides.
+        // Whoever came last, the unit was answered once: at most one `Complete` besides.
+        let mut completes = 0;
         while let Ok(Some(heard)) = tokio::time::timeout(Duration::from_millis(100), heard.recv()).await {
             assert_eq!(heard, ("complete", 3), "each phase reported once");
+            completes += 1;
         }
+        assert!(completes <= 1, "{completes} completes");
         assert!(answers.legs.iter().all(|l| l.prepared.get() == Some(&Ok(()))));
+        assert_eq!(Arc::strong_count(&answers), 1, "the unit's cycle is broken");
         listener.stop(None);
         handle.await.unwrap();
     }
