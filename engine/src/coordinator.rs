@@ -143,7 +143,7 @@ impl UnitAnswers {
         }
     }
 
-    /// Every leg's commit is in: answer the parked unit.
+    /// Every commit answer is in (every leg's and the writer's hand-over): answer the parked unit.
     fn commit_phase_done(&self) {
         if let Some(unit) = self.unpark() {
             TransferCoordinator::complete(unit, self.take_durable());
@@ -226,11 +226,9 @@ impl ParkedUnit {
         // The hand-over came last: the coordinator answers, not the writer's thread, which has
         // the next group to write.
         let complete = CoordinatorMsg::Complete(ParkedUnit::new(Arc::clone(answers)));
-        if let Err(ractor::MessagingErr::SendErr(CoordinatorMsg::Complete(unit))) = answers.coordinator.cast(complete)
-            && let Some((answers, f)) = unit.take()
-        {
+        if let Err(ractor::MessagingErr::SendErr(CoordinatorMsg::Complete(unit))) = answers.coordinator.cast(complete) {
             // No coordinator any more (shutting down): answer here rather than drop it.
-            TransferCoordinator::complete(f, answers.take_durable());
+            unit.finish();
         }
     }
 
@@ -242,11 +240,16 @@ impl ParkedUnit {
         let _ = self.answers.coordinator.cast(CoordinatorMsg::Failed { unit, error });
     }
 
-    /// The unit, for the coordinator to finish.
-    fn take(mut self) -> Option<(Arc<UnitAnswers>, InFlight)> {
+    /// Every commit answer is in: answer the unit.
+    fn finish(mut self) {
         self.handed_over = true;
-        let unit = self.answers.unpark()?;
-        Some((Arc::clone(&self.answers), unit))
+        self.answers.commit_phase_done();
+    }
+
+    /// The unit, for the coordinator to fail.
+    fn take(mut self) -> Option<InFlight> {
+        self.handed_over = true;
+        self.answers.unpark()
     }
 }
 
@@ -255,16 +258,13 @@ impl Drop for ParkedUnit {
         if self.handed_over {
             return;
         }
-        if let Some(unit) = self.answers.unpark() {
-            // Durable and confirmed by every leg (a `Complete` never handled): the answer is
-            // known, so give it. Otherwise the unit is dropped, and its request told so.
-            let all_in = self.answers.commits_left.load(Ordering::Acquire) == 0;
-            let records = all_in
-                .then(|| self.answers.durable.lock().unwrap_or_else(|e| e.into_inner()).take())
-                .flatten();
-            if let Some(records) = records {
-                TransferCoordinator::complete(unit, records);
-            }
+        // No count left: durable (the hand-over is one of the answers counted) and confirmed
+        // by every leg, a `Complete` never handled, so the answer is known. Otherwise the unit
+        // is dropped, and its request told so.
+        if self.answers.commits_left.load(Ordering::Acquire) == 0 {
+            self.answers.commit_phase_done();
+        } else {
+            drop(self.answers.unpark());
         }
     }
 }
@@ -619,20 +619,16 @@ impl Actor for TransferCoordinator {
                 // finds it; whoever gives that answer answers the unit.
                 let unit = Arc::clone(&f.answers).park(f);
                 if let Err(WalEntry::Postings { unit, .. }) = self.wal.append(WalEntry::Postings { record, unit })
-                    && let Some((_, mut f)) = unit.take()
+                    && let Some(mut f) = unit.take()
                 {
                     // Never queued: fail it here.
                     self.fail(&mut f, "the write-ahead log has stopped".into());
                     Self::answer(f);
                 }
             }
-            CoordinatorMsg::Complete(unit) => {
-                if let Some((answers, f)) = unit.take() {
-                    Self::complete(f, answers.take_durable());
-                }
-            }
+            CoordinatorMsg::Complete(unit) => unit.finish(),
             CoordinatorMsg::Failed { unit, error } => {
-                if let Some((_, mut f)) = unit.take() {
+                if let Some(mut f) = unit.take() {
                     self.fail(&mut f, error);
                     Self::answer(f);
                 }
@@ -672,9 +668,7 @@ mod tests {
                 CoordinatorMsg::Prepared { token } => self.0.send(("prepared", token)),
                 CoordinatorMsg::Complete(unit) => {
                     let token = unit.answers().token;
-                    if let Some((answers, f)) = unit.take() {
-                        TransferCoordinator::complete(f, answers.take_durable());
-                    }
+                    unit.finish();
                     self.0.send(("complete", token))
                 }
                 CoordinatorMsg::Failed { unit, .. } => self.0.send(("failed", unit.answers().token)),
