@@ -77,6 +77,16 @@ struct ServeArgs {
     /// Take a snapshot after this many seconds with new records (0: never by time).
     #[arg(long, global = true, default_value_t = 300, value_name = "S")]
     snapshot_every_secs: u64,
+    /// Transfer coordinator actors (postings are spread over them; each gathers the single
+    /// postings that arrive together into one unit).
+    #[arg(
+        long,
+        global = true,
+        env = "WALLETD_COORDINATORS",
+        default_value_t = walletd_engine::DEFAULT_COORDINATORS,
+        value_name = "N"
+    )]
+    coordinators: usize,
 }
 
 fn main() -> ExitCode {
@@ -161,6 +171,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     );
 
     let mut config = LedgerConfig::new(dir.clone());
+    config.coordinators = args.coordinators.max(1);
     config.snapshot = SnapshotPolicy {
         every_records: args.snapshot_every_records,
         every: (args.snapshot_every_secs > 0).then(|| Duration::from_secs(args.snapshot_every_secs)),

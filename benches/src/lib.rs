@@ -20,9 +20,14 @@ pub struct BenchWorld {
     pub wallets: Vec<String>,
 }
 
-/// Opens a ledger in `dir` with `wallets` wallets, each credited with `funds`.
+/// Opens a ledger in `dir` with `wallets` wallets, each credited with `funds`, and as many
+/// coordinators as `WALLETD_COORDINATORS` says (as the server's `--coordinators`), the
+/// engine's default otherwise.
 pub async fn world(dir: &std::path::Path, wallets: usize, funds: Decimal) -> BenchWorld {
     let mut config = LedgerConfig::new(dir);
+    if let Some(n) = std::env::var("WALLETD_COORDINATORS").ok().and_then(|v| v.parse().ok()) {
+        config.coordinators = n;
+    }
     config.snapshot = SnapshotPolicy {
         every_records: 0,
         every: None,

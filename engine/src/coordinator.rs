@@ -19,6 +19,15 @@
 //! message, so a unit of a thousand postings costs the coordinator two or three messages
 //! (`Submit`, `Prepared`, perhaps `Complete`), not four thousand. Coordinators form a small
 //! pool; no single actor sees every posting.
+//!
+//! Single postings come in through the coordinator's [`Intake`] rather than one `Submit`
+//! each: the first request to find the intake quiet rings it (`Drain`), the coordinator lets
+//! the requests already running on its worker queue theirs too, and takes everything queued as
+//! one unit that is not atomic and may defer. Concurrent requests have no order between them,
+//! so running them together means what running them one after another would, with deferral
+//! keeping the cases where an answer could depend on a neighbour exact; each is answered on its
+//! own. Under load, one unit, one WAL record and two or three coordinator messages serve many
+//! requests instead of one.
 
 use crate::account::{AccountMsg, LegReply, PrepareLeg, Refusal, send_by_account};
 use crate::record::{PostingKind, PostingRecord, Record};
@@ -26,7 +35,7 @@ use crate::sequencer::WalEntry;
 use crate::state::{IdempotencyEntry, LedgerState, Settle};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use rust_decimal::Decimal;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::oneshot;
 use walletd_wal::WalWriter;
@@ -71,8 +80,67 @@ pub enum PostingFailure {
     },
 }
 
-pub type UnitResult = Vec<Result<CommittedPosting, PostingFailure>>;
+pub type PostingResult = Result<CommittedPosting, PostingFailure>;
+pub type UnitResult = Vec<PostingResult>;
 pub type UnitReply = oneshot::Sender<UnitResult>;
+/// Where a single posting from the intake is answered.
+pub type PostingReply = oneshot::Sender<PostingResult>;
+
+/// A single posting waiting in a coordinator's intake.
+pub struct SinglePosting {
+    pub draft: PostingDraft,
+    pub reply: PostingReply,
+}
+
+/// The largest unit made from the intake; more waiting make further units at once.
+const MAX_INTAKE_UNIT: usize = 1024;
+
+/// The submitting side of a coordinator's intake of single postings.
+pub struct Intake {
+    queue: tokio::sync::mpsc::UnboundedSender<SinglePosting>,
+    /// Set by the request that sends `Drain`; cleared by the coordinator before it empties
+    /// the queue, so a posting queued after that finds it clear and rings again.
+    rung: Arc<AtomicBool>,
+}
+
+/// The coordinator's side of its intake (its actor arguments).
+pub struct IntakeQueue {
+    queue: tokio::sync::mpsc::UnboundedReceiver<SinglePosting>,
+    rung: Arc<AtomicBool>,
+}
+
+/// A coordinator's intake: the handle's side and the coordinator's.
+pub fn intake() -> (Intake, IntakeQueue) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let rung = Arc::new(AtomicBool::new(false));
+    (
+        Intake {
+            queue: tx,
+            rung: Arc::clone(&rung),
+        },
+        IntakeQueue { queue: rx, rung },
+    )
+}
+
+impl Intake {
+    /// Queues `single` for `coordinator`'s next unit, ringing it unless a request already
+    /// has. Given back if the coordinator has stopped.
+    pub fn submit(
+        &self,
+        coordinator: &ActorRef<CoordinatorMsg>,
+        single: SinglePosting,
+    ) -> Result<(), Box<SinglePosting>> {
+        self.queue.send(single).map_err(|e| Box::new(e.0))?;
+        // The posting is queued before the flag is read: either this request rings, or the
+        // one that did rang before the coordinator cleared the flag and emptied the queue.
+        if !self.rung.swap(true, Ordering::AcqRel) {
+            // A stopped coordinator drops its queue, and with it the postings' replies:
+            // their requests are answered unavailable.
+            let _ = coordinator.cast(CoordinatorMsg::Drain);
+        }
+        Ok(())
+    }
+}
 
 /// One leg's answers, each given once.
 #[derive(Debug, Default)]
@@ -274,6 +342,8 @@ pub enum CoordinatorMsg {
         draft: Box<UnitDraft>,
         reply: UnitReply,
     },
+    /// Single postings are waiting in the intake.
+    Drain,
     /// Every leg of the unit has answered Prepare.
     Prepared {
         token: u64,
@@ -286,6 +356,12 @@ pub enum CoordinatorMsg {
         unit: ParkedUnit,
         error: String,
     },
+}
+
+/// Who is answered: the unit as a whole, or each posting on its own (from the intake).
+enum Replies {
+    Unit(UnitReply),
+    Each(Vec<PostingReply>),
 }
 
 /// What a posting's failure releases: its idempotency key, or its claim on the original.
@@ -302,7 +378,9 @@ struct Posting {
     claim: Option<Claim>,
     settle: Option<Settle>,
     refusal: Option<(usize, Refusal)>,
-    outcome: Option<Result<CommittedPosting, PostingFailure>>,
+    outcome: Option<PostingResult>,
+    /// A posting from the intake is answered on its own; the others with their unit.
+    reply: Option<PostingReply>,
 }
 
 struct InFlight {
@@ -323,6 +401,7 @@ struct InFlight {
 pub struct CoordinatorState {
     next_token: u64,
     in_flight: ahash::HashMap<u64, InFlight>,
+    intake: IntakeQueue,
 }
 
 pub struct TransferCoordinator {
@@ -490,18 +569,102 @@ impl TransferCoordinator {
         Self::answer(f);
     }
 
+    /// Opens a unit: sends every leg's account its Prepare, and keeps the unit until they
+    /// have all answered.
+    fn start(
+        &self,
+        me: &ActorRef<CoordinatorMsg>,
+        st: &mut CoordinatorState,
+        postings: Vec<PostingDraft>,
+        atomic: bool,
+        defer: bool,
+        replies: Replies,
+    ) {
+        let token = st.next_token;
+        st.next_token += 1;
+        let (reply, mut each) = match replies {
+            Replies::Unit(reply) => (Some(reply), None),
+            Replies::Each(replies) => (None, Some(replies.into_iter())),
+        };
+        let n = postings.iter().map(|d| d.record.legs.len()).sum();
+        let mut f = InFlight {
+            postings: Vec::with_capacity(postings.len()),
+            atomic,
+            defer: defer && !atomic,
+            deltas: Vec::with_capacity(n),
+            accounts: Vec::with_capacity(n),
+            answers: UnitAnswers::new(me.clone(), token, n),
+            appended_postings: Vec::new(),
+            reply,
+        };
+        for d in postings {
+            let start = f.deltas.len();
+            f.deltas.extend(d.record.legs.iter().map(|l| l.delta.0));
+            f.accounts.extend(d.record.legs.iter().map(|l| l.account_id));
+            let claim = match d.record.kind {
+                PostingKind::Reversal { original } => Claim::Reversal(original),
+                _ => Claim::Key((d.record.client_id, d.record.source_transaction_id.clone())),
+            };
+            f.postings.push(Posting {
+                legs: start..f.deltas.len(),
+                record: Some(d.record),
+                claim: Some(claim),
+                settle: d.settle,
+                refusal: None,
+                outcome: None,
+                reply: each.as_mut().and_then(|r| r.next()),
+            });
+        }
+        // In an atomic unit a debit may spend what earlier postings of the unit credit
+        // to the same account: all commit together, in order, or none does.
+        // Every leg's account, in leg order.
+        let accounts = f.accounts.iter().copied();
+        let mut credit_before = Vec::new();
+        if f.atomic {
+            let mut credited: ahash::HashMap<u64, Decimal> = ahash::HashMap::default();
+            credit_before = vec![Decimal::ZERO; n];
+            for (i, account) in accounts.clone().enumerate() {
+                let so_far = credited.entry(account).or_default();
+                credit_before[i] = *so_far;
+                if f.deltas[i].is_sign_positive() {
+                    *so_far += f.deltas[i];
+                }
+            }
+        }
+        let directory = &self.state.accounts;
+        let legs = accounts.clone().enumerate().map(|(i, account)| {
+            let prepare = PrepareLeg {
+                delta: f.deltas[i],
+                credit_before: credit_before.get(i).copied().unwrap_or_default(),
+                reply: LegReply::prepare(f.answers.clone(), i as u32),
+            };
+            (account, directory.live(account), prepare)
+        });
+        send_by_account(accounts, legs, AccountMsg::Prepare);
+        if n == 0 {
+            Self::answer(f);
+        } else {
+            st.in_flight.insert(token, f);
+        }
+    }
+
     fn answer(mut f: InFlight) {
-        let results = f
-            .postings
-            .iter_mut()
-            .map(|p| {
-                p.outcome
-                    .take()
-                    .unwrap_or(Err(PostingFailure::Unavailable("posting lost".into())))
-            })
-            .collect();
-        if let Some(r) = f.reply.take() {
-            let _ = r.send(results);
+        fn outcome(p: &mut Posting) -> PostingResult {
+            p.outcome
+                .take()
+                .unwrap_or(Err(PostingFailure::Unavailable("posting lost".into())))
+        }
+        match f.reply.take() {
+            Some(r) => {
+                let _ = r.send(f.postings.iter_mut().map(outcome).collect());
+            }
+            None => {
+                for p in &mut f.postings {
+                    if let Some(r) = p.reply.take() {
+                        let _ = r.send(outcome(p));
+                    }
+                }
+            }
         }
     }
 }
@@ -509,12 +672,17 @@ impl TransferCoordinator {
 impl Actor for TransferCoordinator {
     type Msg = CoordinatorMsg;
     type State = CoordinatorState;
-    type Arguments = ();
+    type Arguments = IntakeQueue;
 
-    async fn pre_start(&self, _me: ActorRef<CoordinatorMsg>, _: ()) -> Result<CoordinatorState, ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        _me: ActorRef<CoordinatorMsg>,
+        intake: IntakeQueue,
+    ) -> Result<CoordinatorState, ActorProcessingErr> {
         Ok(CoordinatorState {
             next_token: 1,
             in_flight: ahash::HashMap::default(),
+            intake,
         })
     }
 
@@ -526,71 +694,35 @@ impl Actor for TransferCoordinator {
     ) -> Result<(), ActorProcessingErr> {
         match msg {
             CoordinatorMsg::Submit { draft, reply } => {
-                let token = st.next_token;
-                st.next_token += 1;
                 let UnitDraft {
                     postings,
                     atomic,
                     defer,
                 } = *draft;
-                let n = postings.iter().map(|d| d.record.legs.len()).sum();
-                let mut f = InFlight {
-                    postings: Vec::with_capacity(postings.len()),
-                    atomic,
-                    defer: defer && !atomic,
-                    deltas: Vec::with_capacity(n),
-                    accounts: Vec::with_capacity(n),
-                    answers: UnitAnswers::new(me.clone(), token, n),
-                    appended_postings: Vec::new(),
-                    reply: Some(reply),
-                };
-                for d in postings {
-                    let start = f.deltas.len();
-                    f.deltas.extend(d.record.legs.iter().map(|l| l.delta.0));
-                    f.accounts.extend(d.record.legs.iter().map(|l| l.account_id));
-                    let claim = match d.record.kind {
-                        PostingKind::Reversal { original } => Claim::Reversal(original),
-                        _ => Claim::Key((d.record.client_id, d.record.source_transaction_id.clone())),
-                    };
-                    f.postings.push(Posting {
-                        legs: start..f.deltas.len(),
-                        record: Some(d.record),
-                        claim: Some(claim),
-                        settle: d.settle,
-                        refusal: None,
-                        outcome: None,
-                    });
-                }
-                // In an atomic unit a debit may spend what earlier postings of the unit credit
-                // to the same account: all commit together, in order, or none does.
-                // Every leg's account, in leg order.
-                let accounts = f.accounts.iter().copied();
-                let mut credit_before = Vec::new();
-                if f.atomic {
-                    let mut credited: ahash::HashMap<u64, Decimal> = ahash::HashMap::default();
-                    credit_before = vec![Decimal::ZERO; n];
-                    for (i, account) in accounts.clone().enumerate() {
-                        let so_far = credited.entry(account).or_default();
-                        credit_before[i] = *so_far;
-                        if f.deltas[i].is_sign_positive() {
-                            *so_far += f.deltas[i];
-                        }
+                self.start(&me, st, postings, atomic, defer, Replies::Unit(reply));
+            }
+            CoordinatorMsg::Drain => {
+                // Let the requests already running on this worker queue theirs first, so that
+                // they make one unit with this one rather than one unit each.
+                tokio::task::yield_now().await;
+                st.intake.rung.store(false, Ordering::SeqCst);
+                loop {
+                    let mut drafts = Vec::new();
+                    let mut replies = Vec::new();
+                    while drafts.len() < MAX_INTAKE_UNIT {
+                        let Ok(SinglePosting { draft, reply }) = st.intake.queue.try_recv() else {
+                            break;
+                        };
+                        drafts.push(draft);
+                        replies.push(reply);
                     }
-                }
-                let directory = &self.state.accounts;
-                let legs = accounts.clone().enumerate().map(|(i, account)| {
-                    let prepare = PrepareLeg {
-                        delta: f.deltas[i],
-                        credit_before: credit_before.get(i).copied().unwrap_or_default(),
-                        reply: LegReply::prepare(f.answers.clone(), i as u32),
-                    };
-                    (account, directory.live(account), prepare)
-                });
-                send_by_account(accounts, legs, AccountMsg::Prepare);
-                if n == 0 {
-                    Self::answer(f);
-                } else {
-                    st.in_flight.insert(token, f);
+                    let more = drafts.len() == MAX_INTAKE_UNIT;
+                    if !drafts.is_empty() {
+                        self.start(&me, st, drafts, false, true, Replies::Each(replies));
+                    }
+                    if !more {
+                        break;
+                    }
                 }
             }
             CoordinatorMsg::Prepared { token } => {
@@ -672,6 +804,7 @@ mod tests {
                     self.0.send(("complete", token))
                 }
                 CoordinatorMsg::Failed { unit, .. } => self.0.send(("failed", unit.answers().token)),
+                CoordinatorMsg::Drain => self.0.send(("drain", 0)),
                 CoordinatorMsg::Submit { .. } => Ok(()),
             };
             Ok(())
@@ -722,6 +855,57 @@ mod tests {
         }
     }
 
+    fn single() -> (SinglePosting, oneshot::Receiver<PostingResult>) {
+        let (reply, answered) = oneshot::channel();
+        let draft = PostingDraft {
+            record: record(2),
+            settle: None,
+        };
+        (SinglePosting { draft, reply }, answered)
+    }
+
+    #[tokio::test]
+    async fn the_intake_is_rung_once_until_emptied_and_gives_postings_back_once_closed() {
+        let (listener, mut heard, handle) = listener().await;
+        let (intake, mut queue) = intake();
+        let mut answered = Vec::new();
+        for _ in 0..3 {
+            let (s, a) = single();
+            assert!(intake.submit(&listener, s).is_ok());
+            answered.push(a);
+        }
+        assert_eq!(soon(heard.recv()).await, Some(("drain", 0)));
+        // As the coordinator does: clear the bell, then empty the queue.
+        queue.rung.store(false, Ordering::SeqCst);
+        let mut taken = Vec::new();
+        while let Ok(s) = queue.queue.try_recv() {
+            taken.push(s);
+        }
+        assert_eq!(taken.len(), 3);
+        assert!(heard.try_recv().is_err(), "three postings, one Drain");
+        // Queued after the queue was emptied: rung again.
+        let (s, _later) = single();
+        assert!(intake.submit(&listener, s).is_ok());
+        assert_eq!(soon(heard.recv()).await, Some(("drain", 0)));
+        // Each posting is answered through its own reply.
+        for (k, s) in taken.into_iter().enumerate() {
+            let _ = s.reply.send(Err(PostingFailure::Unavailable(format!("answer {k}"))));
+        }
+        for (k, a) in answered.into_iter().enumerate() {
+            match soon(a).await {
+                Ok(Err(PostingFailure::Unavailable(m))) => assert_eq!(m, format!("answer {k}")),
+                other => panic!("{other:?}"),
+            }
+        }
+        // A coordinator gone with its queue: the posting comes back to its submitter.
+        drop(queue);
+        let (s, _) = single();
+        let back = intake.submit(&listener, s).expect_err("given back");
+        assert_eq!(back.draft.record.legs.len(), 2);
+        listener.stop(None);
+        handle.await.unwrap();
+    }
+
     /// Parks a unit of one posting whose legs are the first `legs` of the WAL entry, as the
     /// coordinator does before appending; the receiver gets the unit's answer.
     fn park_one_posting(answers: &Arc<UnitAnswers>, legs: usize) -> (ParkedUnit, oneshot::Receiver<UnitResult>) {
@@ -734,6 +918,7 @@ mod tests {
                 settle: None,
                 refusal: None,
                 outcome: None,
+                reply: None,
             }],
             atomic: false,
             defer: false,

@@ -8,7 +8,8 @@ use crate::account::{AccountMsg, AccountView, Refusal, StatusRefusal};
 use crate::catalog::*;
 use crate::codec::{self, Money};
 use crate::coordinator::{
-    CommittedPosting, CoordinatorMsg, PostingDraft, PostingFailure, TransferCoordinator, UnitDraft,
+    CommittedPosting, CoordinatorMsg, Intake, PostingDraft, PostingFailure, SinglePosting, TransferCoordinator,
+    UnitDraft, intake,
 };
 use crate::error::{EngineError, Result};
 use crate::fees::fee_for;
@@ -34,6 +35,9 @@ use walletd_wal::{FsStorage, RecordLoc, Storage, WalConfig, WalReader, WalWriter
 /// treating the claim as abandoned.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Transfer coordinators unless configured otherwise.
+pub const DEFAULT_COORDINATORS: usize = 4;
+
 #[derive(Clone, Debug)]
 pub struct LedgerConfig {
     pub data_dir: PathBuf,
@@ -52,7 +56,7 @@ impl LedgerConfig {
             segment_bytes: 64 * 1024 * 1024,
             snapshot: SnapshotPolicy::default(),
             keep_snapshots: 2,
-            coordinators: 4,
+            coordinators: DEFAULT_COORDINATORS,
         }
     }
 
@@ -95,6 +99,8 @@ struct Inner {
     wal: Arc<WalWriter<WalEntry>>,
     reader: WalReader,
     coordinators: Vec<ActorRef<CoordinatorMsg>>,
+    /// Each coordinator's intake of single postings, by the same index.
+    intakes: Vec<Intake>,
     next_coordinator: AtomicUsize,
 }
 
@@ -194,14 +200,17 @@ impl Ledger {
                 .map_err(|e| EngineError::Unavailable(format!("cannot open the WAL for writing: {e}")))?,
         );
         let mut coordinators = Vec::new();
+        let mut intakes = Vec::new();
         for _ in 0..config.coordinators.max(1) {
+            let (intake, queue) = intake();
+            intakes.push(intake);
             let (c, _) = TransferCoordinator::spawn(
                 None,
                 TransferCoordinator {
                     state: state.clone(),
                     wal: wal.clone(),
                 },
-                (),
+                queue,
             )
             .await
             .map_err(|e| EngineError::Internal(format!("coordinator did not start: {e}")))?;
@@ -222,6 +231,7 @@ impl Ledger {
             wal,
             reader: WalReader::new(storage, wal_config),
             coordinators,
+            intakes,
             next_coordinator: AtomicUsize::new(0),
         };
         Ok((Ledger { inner: Arc::new(inner) }, report))
@@ -1031,12 +1041,59 @@ impl Ledger {
                     Ok(settle) => settle,
                     Err(replay) => return Ok(*replay),
                 };
+                self.run_single(Draft::new(record, Some(settle), names)).await
+            }
+        }
+    }
+
+    /// Runs one posting (its key claimed) through a coordinator's intake, in a unit with the
+    /// other single postings that arrive meanwhile, and answers it. A posting deferred there
+    /// (its answer could have depended on a neighbour's) runs again in a unit of its own.
+    async fn run_single(&self, mut draft: Draft) -> Result<PostingOutcome> {
+        if let Err(e) = self.activate(&draft.record, &mut draft.names) {
+            self.release_claim(&draft.record);
+            return Err(e);
+        }
+        let Draft { record, settle, names } = draft;
+        let (tx, rx) = oneshot::channel();
+        let i = self.inner.next_coordinator.fetch_add(1, Ordering::Relaxed) % self.inner.coordinators.len();
+        let single = SinglePosting {
+            draft: PostingDraft { record, settle },
+            reply: tx,
+        };
+        if let Err(single) = self.inner.intakes[i].submit(&self.inner.coordinators[i], single) {
+            self.release_claim(&single.draft.record);
+            return Err(EngineError::Unavailable("the ledger is shutting down".into()));
+        }
+        match await_reply(rx).await? {
+            Ok(committed) => self.outcome_from(committed, &names).map(|o| *o),
+            Err(PostingFailure::Deferred { record, settle }) => {
                 let ran = self
-                    .run_unit(vec![Draft::new(record, Some(settle), names)], false, false)
+                    .run_unit(vec![Draft::new(*record, settle, names)], false, false)
                     .await?;
                 self.alone(ran)
             }
+            Err(failure) => Err(self.failure_error(failure, &names)),
         }
+    }
+
+    /// Gives every leg's account its actor, before a coordinator sends it Prepare, and finds
+    /// the accounts' names if judging did not (a reversal).
+    fn activate(&self, record: &PostingRecord, names: &mut Names) -> Result<()> {
+        let mut lookup = Ok(());
+        for l in &record.legs {
+            if let Err(e) = self.inner.state.accounts.activate(l.account_id) {
+                lookup = Err(e);
+            }
+        }
+        if names.accounts.len() != record.legs.len() {
+            names.accounts = record
+                .legs
+                .iter()
+                .map(|l| self.catalog().accounts.get(&l.account_id).map(|m| m.clone()))
+                .collect();
+        }
+        lookup
     }
 
     /// Many postings in one request. Each is judged and answered on its own, as by `post`,
@@ -1403,19 +1460,8 @@ impl Ledger {
             names: mut n,
         } in drafts
         {
-            // Every leg's account needs its actor before the coordinator sends it Prepare.
-            for l in &record.legs {
-                if let Err(e) = self.inner.state.accounts.activate(l.account_id) {
-                    lookup_error = Some(e);
-                }
-            }
-            if n.accounts.len() != record.legs.len() {
-                // Not judged here (a reversal): find the accounts now, while the record is at hand.
-                n.accounts = record
-                    .legs
-                    .iter()
-                    .map(|l| self.catalog().accounts.get(&l.account_id).map(|m| m.clone()))
-                    .collect();
+            if let Err(e) = self.activate(&record, &mut n) {
+                lookup_error = Some(e);
             }
             names.push(n);
             postings.push(PostingDraft { record, settle });

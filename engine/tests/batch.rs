@@ -9,22 +9,6 @@ use walletd_engine::EngineError;
 use walletd_engine::views::*;
 use walletd_wal::sim::SimStorage;
 
-fn transfer(w: &World, a: usize, b: usize, amount: &str, key: &str) -> PostingInput {
-    posting(
-        PostingInputKind::Transfer {
-            source_account_number: w.wallets[a].clone(),
-            destination_account_number: w.wallets[b].clone(),
-        },
-        &w.service_code,
-        d(amount),
-        key,
-    )
-}
-
-async fn balance(ledger: &walletd_engine::Ledger, n: &str) -> Decimal {
-    ledger.get_account(&admin(), n).await.unwrap().live.balance
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_answers_each_posting_and_survives_recovery() {
     let storage = SimStorage::new();

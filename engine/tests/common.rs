@@ -142,3 +142,33 @@ pub async fn balances(ledger: &Ledger) -> (Vec<(String, Decimal)>, Decimal) {
     let total = all.iter().map(|(_, b)| *b).sum();
     (all, total)
 }
+
+/// A CREDIT of `amount` to wallet `a`.
+pub fn credit(w: &World, a: usize, amount: &str, key: &str) -> PostingInput {
+    posting(
+        PostingInputKind::Credit {
+            account_number: w.wallets[a].clone(),
+        },
+        &w.service_code,
+        d(amount),
+        key,
+    )
+}
+
+/// A transfer of `amount` from wallet `a` to wallet `b`.
+pub fn transfer(w: &World, a: usize, b: usize, amount: &str, key: &str) -> PostingInput {
+    posting(
+        PostingInputKind::Transfer {
+            source_account_number: w.wallets[a].clone(),
+            destination_account_number: w.wallets[b].clone(),
+        },
+        &w.service_code,
+        d(amount),
+        key,
+    )
+}
+
+/// Wallet `n`'s balance.
+pub async fn balance(ledger: &Ledger, n: &str) -> Decimal {
+    ledger.get_account(&admin(), n).await.unwrap().live.balance
+}

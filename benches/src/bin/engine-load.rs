@@ -1,6 +1,7 @@
 //! Quick in-process throughput probe: `cargo run --release -p walletd-benches --bin engine-load
 //! -- [wallets] [submitters] [postings] [hot 0|1] [batch]` prints postings/s through
-//! `Ledger::post` (batch 1) or `Ledger::post_batch` (durable, fsynced) and records per fsync.
+//! `Ledger::post` (batch 1) or `Ledger::post_batch` (durable, fsynced), records per fsync and
+//! postings per record.
 
 use rust_decimal::Decimal;
 
@@ -69,9 +70,10 @@ fn main() {
         let (r1, b1) = w.ledger.wal_stats();
         let done = (postings / submitters) * submitters;
         println!(
-            "{done} postings in {secs:.2} s = {:.0} postings/s; {:.1} records per fsync",
+            "{done} postings in {secs:.2} s = {:.0} postings/s; {:.1} records per fsync, {:.1} postings per record",
             done as f64 / secs,
-            (r1 - r0) as f64 / (b1 - b0).max(1) as f64
+            (r1 - r0) as f64 / (b1 - b0).max(1) as f64,
+            done as f64 / (r1 - r0).max(1) as f64
         );
         w.ledger.shutdown();
         let _ = std::fs::remove_dir_all(&dir);
