@@ -21,13 +21,14 @@
 //! pool; no single actor sees every posting.
 //!
 //! Single postings come in through the coordinator's [`Intake`] rather than one `Submit`
-//! each: the first request to find the intake quiet rings it (`Drain`), the coordinator lets
-//! the requests already running on its worker queue theirs too, and takes everything queued as
-//! one unit that is not atomic and may defer. Concurrent requests have no order between them,
-//! so running them together means what running them one after another would, with deferral
-//! keeping the cases where an answer could depend on a neighbour exact; each is answered on its
-//! own. Under load, one unit, one WAL record and two or three coordinator messages serve many
-//! requests instead of one.
+//! each: the request that finds the intake empty rings it (`Drain`); the coordinator yields
+//! once, so that the requests already running on its worker queue theirs too, and takes
+//! everything queued as one unit that is not atomic, each posting answered on its own (a
+//! refused one at once, the others when the unit is durable). Concurrent requests have no
+//! order between them, so running them together means what running them one after another
+//! would; a posting whose refusal could come from a neighbour's hold is deferred and runs again
+//! alone ([`Defer::Refused`]). Under load, one unit, one WAL record and two or three
+//! coordinator messages serve many requests instead of one each.
 
 use crate::account::{AccountMsg, LegReply, PrepareLeg, Refusal, send_by_account};
 use crate::record::{PostingKind, PostingRecord, Record};
@@ -35,7 +36,7 @@ use crate::sequencer::WalEntry;
 use crate::state::{IdempotencyEntry, LedgerState, Settle};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use rust_decimal::Decimal;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::oneshot;
 use walletd_wal::WalWriter;
@@ -95,50 +96,76 @@ pub struct SinglePosting {
 /// The largest unit made from the intake; more waiting make further units at once.
 const MAX_INTAKE_UNIT: usize = 1024;
 
-/// The submitting side of a coordinator's intake of single postings.
+/// A coordinator's intake of single postings, shared by the ledger's handle (which queues)
+/// and the coordinator (which empties it). A `Vec` under the coordinator's own lock, held for
+/// a push or a swap: a lock-free channel's receive can park the thread while a sender is half
+/// way through its send, and a coordinator must never wait.
+#[derive(Default)]
 pub struct Intake {
-    queue: tokio::sync::mpsc::UnboundedSender<SinglePosting>,
-    /// Set by the request that sends `Drain`; cleared by the coordinator before it empties
-    /// the queue, so a posting queued after that finds it clear and rings again.
-    rung: Arc<AtomicBool>,
+    queue: Mutex<IntakeState>,
 }
 
-/// The coordinator's side of its intake (its actor arguments).
-pub struct IntakeQueue {
-    queue: tokio::sync::mpsc::UnboundedReceiver<SinglePosting>,
-    rung: Arc<AtomicBool>,
-}
-
-/// A coordinator's intake: the handle's side and the coordinator's.
-pub fn intake() -> (Intake, IntakeQueue) {
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let rung = Arc::new(AtomicBool::new(false));
-    (
-        Intake {
-            queue: tx,
-            rung: Arc::clone(&rung),
-        },
-        IntakeQueue { queue: rx, rung },
-    )
+#[derive(Default)]
+struct IntakeState {
+    waiting: Vec<SinglePosting>,
+    /// Its coordinator has stopped: nothing queued would ever be taken.
+    closed: bool,
 }
 
 impl Intake {
-    /// Queues `single` for `coordinator`'s next unit, ringing it unless a request already
-    /// has. Given back if the coordinator has stopped.
+    /// Queues `single` for `coordinator`'s next unit. The request that finds the intake empty
+    /// rings (`Drain`); the others join the unit that Drain will make. Given back if the
+    /// coordinator has stopped.
     pub fn submit(
         &self,
         coordinator: &ActorRef<CoordinatorMsg>,
         single: SinglePosting,
     ) -> Result<(), Box<SinglePosting>> {
-        self.queue.send(single).map_err(|e| Box::new(e.0))?;
-        // The posting is queued before the flag is read: either this request rings, or the
-        // one that did rang before the coordinator cleared the flag and emptied the queue.
-        if !self.rung.swap(true, Ordering::AcqRel) {
-            // A stopped coordinator drops its queue, and with it the postings' replies:
-            // their requests are answered unavailable.
-            let _ = coordinator.cast(CoordinatorMsg::Drain);
+        let first = {
+            let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+            if q.closed {
+                return Err(Box::new(single));
+            }
+            q.waiting.push(single);
+            q.waiting.len() == 1
+        };
+        if first && coordinator.cast(CoordinatorMsg::Drain).is_err() {
+            // Stopped before it closed its intake: close it here and give ours back (first,
+            // it is at the front; any queued behind it are dropped, answering unavailable).
+            if let Some(ours) = self.close().into_iter().next() {
+                return Err(Box::new(ours));
+            }
         }
         Ok(())
+    }
+
+    /// Everything queued, leaving the intake empty (the next posting rings again).
+    fn take(&self) -> Vec<SinglePosting> {
+        std::mem::take(&mut self.queue.lock().unwrap_or_else(|e| e.into_inner()).waiting)
+    }
+
+    /// No more postings are taken; returns those still queued.
+    fn close(&self) -> Vec<SinglePosting> {
+        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        q.closed = true;
+        std::mem::take(&mut q.waiting)
+    }
+}
+
+/// The coordinator's hold on its intake: closes it when the coordinator stops, dropping what
+/// is still queued (each reply dropped answers its request unavailable, and each posting's
+/// claim is settled), so no posting waits for a coordinator that is gone.
+pub struct IntakeQueue(Arc<Intake>);
+
+impl IntakeQueue {
+    pub fn new(intake: Arc<Intake>) -> Self {
+        IntakeQueue(intake)
+    }
+}
+
+impl Drop for IntakeQueue {
+    fn drop(&mut self) {
+        drop(self.0.close());
     }
 }
 
@@ -358,6 +385,19 @@ pub enum CoordinatorMsg {
     },
 }
 
+/// Which postings of a unit that is not atomic are given back to run later rather than
+/// decided (see `defer_where_order_matters`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Defer {
+    /// None: an atomic unit, a single posting's, a batch's later waves.
+    Never,
+    /// A batch's first unit: what its postings would mean in batch order.
+    InOrder,
+    /// The intake's unit of concurrent requests, which have no order between them: only a
+    /// posting refused for funds on an account an earlier posting of the unit touched.
+    Refused,
+}
+
 /// Who is answered: the unit as a whole, or each posting on its own (from the intake).
 enum Replies {
     Unit(UnitReply),
@@ -386,7 +426,7 @@ struct Posting {
 struct InFlight {
     postings: Vec<Posting>,
     atomic: bool,
-    defer: bool,
+    defer: Defer,
     deltas: Vec<Decimal>,
     /// Each leg's account; its actor is borrowed from the directory when sending.
     accounts: Vec<u64>,
@@ -436,17 +476,19 @@ impl TransferCoordinator {
         }
     }
 
-    /// A unit that may defer (a batch's first, not atomic) must mean what its postings would
-    /// mean sent one after another. Its postings were prepared together: each against the
-    /// holds of every earlier one on its accounts, without their credits. So a posting
-    /// refused for funds on an
-    /// account that an earlier posting of the unit touched might have passed one after
-    /// another; it is deferred to a later unit instead of refused, and with it every later
-    /// posting touching an account of a deferred one, so that each account still sees its
-    /// postings in order. A posting that passed would also have passed one after another (the
+    /// A unit that may defer must mean what its postings would mean sent one after another.
+    /// Its postings were prepared together: each against the holds of every earlier one on
+    /// its accounts, without their credits. So a posting refused for funds on an account that
+    /// an earlier posting of the unit touched might have passed one after another; it is
+    /// deferred to a later unit instead of refused. In a batch's unit ([`Defer::InOrder`]),
+    /// so is every later posting touching an account of a deferred one, so that each account
+    /// still sees its postings in batch order; concurrent requests ([`Defer::Refused`]) have
+    /// no order to keep, and the order they mean is the unit's decided postings, then the
+    /// deferred ones. A posting that passed would also have passed one after another (the
     /// holds it saw are at least the debits that happen), and the first posting of a unit is
     /// never deferred, so every unit decides at least one.
     fn defer_where_order_matters(&self, f: &mut InFlight) {
+        let in_order = f.defer == Defer::InOrder;
         let mut touched: ahash::HashSet<u64> = ahash::HashSet::default();
         let mut deferred: ahash::HashSet<u64> = ahash::HashSet::default();
         for i in 0..f.postings.len() {
@@ -458,8 +500,10 @@ impl TransferCoordinator {
                 f.postings[i].refusal,
                 Some((leg, Refusal::InsufficientFunds)) if record.legs.get(leg).is_some_and(|l| touched.contains(&l.account_id))
             );
-            if funds_after_others || accounts().any(|a| deferred.contains(&a)) {
-                deferred.extend(accounts());
+            if funds_after_others || (in_order && accounts().any(|a| deferred.contains(&a))) {
+                if in_order {
+                    deferred.extend(accounts());
+                }
                 touched.extend(accounts());
                 self.abort_legs(f, f.postings[i].legs.clone());
                 let p = &mut f.postings[i];
@@ -479,7 +523,7 @@ impl TransferCoordinator {
     /// Every leg answered Prepare: drop what was refused; the rest is the record to append, if
     /// any.
     fn decide(&self, f: &mut InFlight) -> Option<Record> {
-        if f.defer && f.postings.len() > 1 {
+        if f.defer != Defer::Never && f.postings.len() > 1 {
             self.defer_where_order_matters(f);
         }
         let any_refused = f.postings.iter().any(|p| p.refusal.is_some());
@@ -577,7 +621,7 @@ impl TransferCoordinator {
         st: &mut CoordinatorState,
         postings: Vec<PostingDraft>,
         atomic: bool,
-        defer: bool,
+        defer: Defer,
         replies: Replies,
     ) {
         let token = st.next_token;
@@ -590,7 +634,7 @@ impl TransferCoordinator {
         let mut f = InFlight {
             postings: Vec::with_capacity(postings.len()),
             atomic,
-            defer: defer && !atomic,
+            defer: if atomic { Defer::Never } else { defer },
             deltas: Vec::with_capacity(n),
             accounts: Vec::with_capacity(n),
             answers: UnitAnswers::new(me.clone(), token, n),
@@ -648,6 +692,24 @@ impl TransferCoordinator {
         }
     }
 
+    /// Postings answered on their own (from the intake) that were refused are told now rather
+    /// than once the rest of their unit is durable. A deferred one waits for the unit's end:
+    /// it runs again then, after the unit's commits, which its answer may depend on.
+    fn answer_refused(f: &mut InFlight) {
+        for p in &mut f.postings {
+            let refused = matches!(
+                p.outcome,
+                Some(Err(PostingFailure::Refused { .. } | PostingFailure::Linked))
+            );
+            if refused
+                && p.reply.is_some()
+                && let (Some(reply), Some(outcome)) = (p.reply.take(), p.outcome.take())
+            {
+                let _ = reply.send(outcome);
+            }
+        }
+    }
+
     fn answer(mut f: InFlight) {
         fn outcome(p: &mut Posting) -> PostingResult {
             p.outcome
@@ -699,30 +761,22 @@ impl Actor for TransferCoordinator {
                     atomic,
                     defer,
                 } = *draft;
+                let defer = if defer { Defer::InOrder } else { Defer::Never };
                 self.start(&me, st, postings, atomic, defer, Replies::Unit(reply));
             }
             CoordinatorMsg::Drain => {
                 // Let the requests already running on this worker queue theirs first, so that
-                // they make one unit with this one rather than one unit each.
+                // they make one unit with this one rather than one unit each. (A yield, not a
+                // wait: the worker runs its other tasks and comes back.)
                 tokio::task::yield_now().await;
-                st.intake.rung.store(false, Ordering::SeqCst);
-                loop {
-                    let mut drafts = Vec::new();
-                    let mut replies = Vec::new();
-                    while drafts.len() < MAX_INTAKE_UNIT {
-                        let Ok(SinglePosting { draft, reply }) = st.intake.queue.try_recv() else {
-                            break;
-                        };
-                        drafts.push(draft);
-                        replies.push(reply);
-                    }
-                    let more = drafts.len() == MAX_INTAKE_UNIT;
-                    if !drafts.is_empty() {
-                        self.start(&me, st, drafts, false, true, Replies::Each(replies));
-                    }
-                    if !more {
-                        break;
-                    }
+                let mut waiting = st.intake.0.take().into_iter().peekable();
+                while waiting.peek().is_some() {
+                    let (drafts, replies): (Vec<_>, Vec<_>) = waiting
+                        .by_ref()
+                        .take(MAX_INTAKE_UNIT)
+                        .map(|s| (s.draft, s.reply))
+                        .unzip();
+                    self.start(&me, st, drafts, false, Defer::Refused, Replies::Each(replies));
                 }
             }
             CoordinatorMsg::Prepared { token } => {
@@ -741,6 +795,7 @@ impl Actor for TransferCoordinator {
                     }
                 }
                 let record = self.decide(f);
+                Self::answer_refused(f);
                 let f = st.in_flight.remove(&token).expect("present");
                 let Some(record) = record else {
                     // Nothing to append: every posting is answered already.
@@ -865,29 +920,32 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_intake_is_rung_once_until_emptied_and_gives_postings_back_once_closed() {
+    async fn the_intake_rings_once_until_taken_and_closes_with_its_coordinator() {
         let (listener, mut heard, handle) = listener().await;
-        let (intake, mut queue) = intake();
+        let intake = Arc::new(Intake::default());
+        let queue = IntakeQueue::new(Arc::clone(&intake));
         let mut answered = Vec::new();
         for _ in 0..3 {
             let (s, a) = single();
             assert!(intake.submit(&listener, s).is_ok());
             answered.push(a);
         }
-        assert_eq!(soon(heard.recv()).await, Some(("drain", 0)));
-        // As the coordinator does: clear the bell, then empty the queue.
-        queue.rung.store(false, Ordering::SeqCst);
-        let mut taken = Vec::new();
-        while let Ok(s) = queue.queue.try_recv() {
-            taken.push(s);
-        }
+        // What the coordinator's Drain takes: all three.
+        let taken = intake.take();
         assert_eq!(taken.len(), 3);
-        assert!(heard.try_recv().is_err(), "three postings, one Drain");
-        // Queued after the queue was emptied: rung again.
-        let (s, _later) = single();
+        // Queued after that: rung again.
+        let (s, later) = single();
         assert!(intake.submit(&listener, s).is_ok());
-        assert_eq!(soon(heard.recv()).await, Some(("drain", 0)));
-        // Each posting is answered through its own reply.
+        // Four postings, two rings: the listener handles everything sent before it drains.
+        listener.drain().unwrap();
+        handle.await.unwrap();
+        let mut rings = 0;
+        while let Ok(m) = heard.try_recv() {
+            assert_eq!(m, ("drain", 0));
+            rings += 1;
+        }
+        assert_eq!(rings, 2);
+        // Each taken posting keeps its own reply.
         for (k, s) in taken.into_iter().enumerate() {
             let _ = s.reply.send(Err(PostingFailure::Unavailable(format!("answer {k}"))));
         }
@@ -897,13 +955,26 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         }
-        // A coordinator gone with its queue: the posting comes back to its submitter.
+        // The coordinator stops (its queue dropped): what was still queued is dropped, so its
+        // request hears at once rather than waiting; a posting submitted afterwards comes back.
         drop(queue);
+        assert!(soon(later).await.is_err(), "dropped, not left waiting");
         let (s, _) = single();
         let back = intake.submit(&listener, s).expect_err("given back");
         assert_eq!(back.draft.record.legs.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_posting_rung_to_a_stopped_coordinator_comes_back() {
+        let (listener, _heard, handle) = listener().await;
         listener.stop(None);
         handle.await.unwrap();
+        // The coordinator is gone but its intake was never closed (it did not own it).
+        let intake = Intake::default();
+        let (s, _) = single();
+        let back = intake.submit(&listener, s).expect_err("given back");
+        assert_eq!(back.draft.record.source_transaction_id, "t1");
+        assert!(intake.take().is_empty());
     }
 
     /// Parks a unit of one posting whose legs are the first `legs` of the WAL entry, as the
@@ -921,7 +992,7 @@ mod tests {
                 reply: None,
             }],
             atomic: false,
-            defer: false,
+            defer: Defer::Never,
             deltas: vec![Decimal::ONE; legs],
             accounts: vec![1; legs],
             answers: Arc::clone(answers),

@@ -8,8 +8,8 @@ use crate::account::{AccountMsg, AccountView, Refusal, StatusRefusal};
 use crate::catalog::*;
 use crate::codec::{self, Money};
 use crate::coordinator::{
-    CommittedPosting, CoordinatorMsg, Intake, PostingDraft, PostingFailure, SinglePosting, TransferCoordinator,
-    UnitDraft, intake,
+    CommittedPosting, CoordinatorMsg, Intake, IntakeQueue, PostingDraft, PostingFailure, SinglePosting,
+    TransferCoordinator, UnitDraft,
 };
 use crate::error::{EngineError, Result};
 use crate::fees::fee_for;
@@ -100,7 +100,7 @@ struct Inner {
     reader: WalReader,
     coordinators: Vec<ActorRef<CoordinatorMsg>>,
     /// Each coordinator's intake of single postings, by the same index.
-    intakes: Vec<Intake>,
+    intakes: Vec<Arc<Intake>>,
     next_coordinator: AtomicUsize,
 }
 
@@ -202,7 +202,8 @@ impl Ledger {
         let mut coordinators = Vec::new();
         let mut intakes = Vec::new();
         for _ in 0..config.coordinators.max(1) {
-            let (intake, queue) = intake();
+            let intake = Arc::new(Intake::default());
+            let queue = IntakeQueue::new(Arc::clone(&intake));
             intakes.push(intake);
             let (c, _) = TransferCoordinator::spawn(
                 None,
