@@ -77,13 +77,13 @@ struct ServeArgs {
     /// Take a snapshot after this many seconds with new records (0: never by time).
     #[arg(long, global = true, default_value_t = 300, value_name = "S")]
     snapshot_every_secs: u64,
-    /// Transfer coordinator actors (postings are spread over them; each gathers the single
-    /// postings that arrive together into one unit).
+    /// Transfer coordinator actors, by default one per core (postings are spread over them;
+    /// each gathers the single postings that arrive together into one unit).
     #[arg(
         long,
         global = true,
         env = "WALLETD_COORDINATORS",
-        default_value_t = walletd_engine::DEFAULT_COORDINATORS,
+        default_value_t = walletd_engine::default_coordinators(),
         value_name = "N"
     )]
     coordinators: usize,

@@ -35,8 +35,12 @@ use walletd_wal::{FsStorage, RecordLoc, Storage, WalConfig, WalReader, WalWriter
 /// treating the claim as abandoned.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Transfer coordinators unless configured otherwise.
-pub const DEFAULT_COORDINATORS: usize = 4;
+/// Transfer coordinators unless configured otherwise: one per core (at most 8). Each gathers
+/// the single postings that arrive together into one unit, so more coordinators than cores
+/// only make smaller units (BENCHMARKS.md: four on two cores cost ~10% more CPU per posting).
+pub fn default_coordinators() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 8)
+}
 
 #[derive(Clone, Debug)]
 pub struct LedgerConfig {
@@ -56,7 +60,7 @@ impl LedgerConfig {
             segment_bytes: 64 * 1024 * 1024,
             snapshot: SnapshotPolicy::default(),
             keep_snapshots: 2,
-            coordinators: DEFAULT_COORDINATORS,
+            coordinators: default_coordinators(),
         }
     }
 

@@ -26,5 +26,5 @@ pub mod state;
 pub mod views;
 
 pub use error::{EngineError, Result};
-pub use ledger::{DEFAULT_COORDINATORS, Ledger, LedgerConfig, RecoveryReport, archive_wal};
+pub use ledger::{Ledger, LedgerConfig, RecoveryReport, archive_wal, default_coordinators};
 pub use snapshot::SnapshotPolicy;
