@@ -23,8 +23,9 @@
 //! Single postings come in through the coordinator's [`Intake`] rather than one `Submit`
 //! each: the request that finds the intake empty rings it (`Drain`); the coordinator yields
 //! once, so that the requests already running on its worker queue theirs too, and takes
-//! everything queued as one unit that is not atomic, each posting answered on its own (a
-//! refused one at once, the others when the unit is durable). Concurrent requests have no
+//! everything queued as one unit that is not atomic (several, if many or large are
+//! waiting), each posting answered on its own (a refused one at once, the others when the
+//! unit is durable). Concurrent requests have no
 //! order between them, so running them together means what running them one after another
 //! would; a posting whose refusal could come from a neighbour's hold is deferred and runs again
 //! alone ([`Defer::Refused`]). Under load, one unit, one WAL record and two or three
@@ -93,8 +94,19 @@ pub struct SinglePosting {
     pub reply: PostingReply,
 }
 
-/// The largest unit made from the intake; more waiting make further units at once.
+/// The largest unit made from the intake, in postings and in (roughly) encoded bytes, well
+/// under the WAL's largest record; more waiting make further units at once.
 const MAX_INTAKE_UNIT: usize = 1024;
+const MAX_INTAKE_UNIT_BYTES: usize = 4 << 20;
+
+/// Roughly what a posting takes in a WAL record, its text being most of it.
+fn approx_encoded_len(r: &PostingRecord) -> usize {
+    64 + 48 * r.legs.len()
+        + r.transaction_source.len()
+        + r.source_transaction_id.len()
+        + r.source_transaction_data.as_ref().map_or(0, String::len)
+        + r.narration.as_ref().map_or(0, String::len)
+}
 
 /// A coordinator's intake of single postings, shared by the ledger's handle (which queues)
 /// and the coordinator (which empties it). A `Vec` under the coordinator's own lock, held for
@@ -115,7 +127,7 @@ struct IntakeState {
 impl Intake {
     /// Queues `single` for `coordinator`'s next unit. The request that finds the intake empty
     /// rings (`Drain`); the others join the unit that Drain will make. Given back if the
-    /// coordinator has stopped.
+    /// coordinator has stopped and closed its intake.
     pub fn submit(
         &self,
         coordinator: &ActorRef<CoordinatorMsg>,
@@ -130,11 +142,10 @@ impl Intake {
             q.waiting.len() == 1
         };
         if first && coordinator.cast(CoordinatorMsg::Drain).is_err() {
-            // Stopped before it closed its intake: close it here and give ours back (first,
-            // it is at the front; any queued behind it are dropped, answering unavailable).
-            if let Some(ours) = self.close().into_iter().next() {
-                return Err(Box::new(ours));
-            }
+            // Stopped before it closed its intake: close it here. What is still queued (ours,
+            // unless a Drain already took it into a unit) is dropped, which answers each of
+            // those requests unavailable; there is no telling which posting is ours.
+            drop(self.close());
         }
         Ok(())
     }
@@ -771,11 +782,20 @@ impl Actor for TransferCoordinator {
                 tokio::task::yield_now().await;
                 let mut waiting = st.intake.0.take().into_iter().peekable();
                 while waiting.peek().is_some() {
-                    let (drafts, replies): (Vec<_>, Vec<_>) = waiting
-                        .by_ref()
-                        .take(MAX_INTAKE_UNIT)
-                        .map(|s| (s.draft, s.reply))
-                        .unzip();
+                    let (mut drafts, mut replies) = (Vec::new(), Vec::new());
+                    let mut bytes = 0;
+                    while let Some(next) = waiting.peek() {
+                        let len = approx_encoded_len(&next.draft.record);
+                        if !drafts.is_empty()
+                            && (drafts.len() == MAX_INTAKE_UNIT || bytes + len > MAX_INTAKE_UNIT_BYTES)
+                        {
+                            break;
+                        }
+                        bytes += len;
+                        let SinglePosting { draft, reply } = waiting.next().expect("peeked");
+                        drafts.push(draft);
+                        replies.push(reply);
+                    }
                     self.start(&me, st, drafts, false, Defer::Refused, Replies::Each(replies));
                 }
             }
@@ -965,16 +985,18 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_posting_rung_to_a_stopped_coordinator_comes_back() {
+    async fn a_posting_rung_to_a_stopped_coordinator_is_answered_and_the_intake_closed() {
         let (listener, _heard, handle) = listener().await;
         listener.stop(None);
         handle.await.unwrap();
         // The coordinator is gone but its intake was never closed (it did not own it).
         let intake = Intake::default();
+        let (s, answered) = single();
+        assert!(intake.submit(&listener, s).is_ok());
+        assert!(soon(answered).await.is_err(), "dropped: its request hears at once");
         let (s, _) = single();
-        let back = intake.submit(&listener, s).expect_err("given back");
+        let back = intake.submit(&listener, s).expect_err("closed: given back");
         assert_eq!(back.draft.record.source_transaction_id, "t1");
-        assert!(intake.take().is_empty());
     }
 
     /// Parks a unit of one posting whose legs are the first `legs` of the WAL entry, as the

@@ -227,3 +227,36 @@ async fn a_refusal_defers_only_its_own_posting_not_its_neighbours_on_shared_acco
     assert_eq!(balances(&ledger).await.1, Decimal::ZERO);
     ledger.shutdown();
 }
+
+#[tokio::test]
+async fn large_postings_queued_together_are_split_into_units_of_bounded_size() {
+    let storage = SimStorage::new();
+    let mut config = config(&storage, 0);
+    config.coordinators = 1;
+    let (ledger, _) = Ledger::open(config).await.unwrap();
+    let w = setup(&ledger, "0", &[("0", false), ("0", false)]).await;
+    ledger.post(&admin(), credit(&w, 1, "1", "open")).await.unwrap();
+    let (records_before, _) = ledger.wal_stats();
+    // 80 credits carrying 64 KiB of source data each: 5 MiB, more than one unit may hold.
+    let data = format!(r#"{{"data":"{}"}}"#, "x".repeat(64 * 1024));
+    let inputs = (0..80)
+        .map(|i| {
+            let mut p = credit(&w, 0, "1", &format!("big{i}"));
+            p.source_transaction_data = Some(data.clone());
+            p
+        })
+        .collect();
+    let answers = post_together(&ledger, inputs).await;
+    assert!(
+        answers.iter().all(|a| a.is_ok()),
+        "{:?}",
+        answers.iter().find(|a| a.is_err())
+    );
+    assert_eq!(
+        ledger.wal_stats().0 - records_before,
+        2,
+        "two units of about 4 MiB at most"
+    );
+    assert_eq!(balance(&ledger, &w.wallets[0]).await, d("80"));
+    ledger.shutdown();
+}
