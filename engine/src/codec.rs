@@ -5,11 +5,14 @@
 //! bincode's serde mode cannot decode `Decimal` (`AnyNotSupported`, found only at recovery), so
 //! every type here uses bincode's own `Encode`/`Decode`, with money as mantissa and scale.
 
-use bincode::de::Decoder;
+use crate::money::Currency;
+use crate::record::{LegRecord, PostingKind, PostingRecord, Record};
+use bincode::de::{BorrowDecoder, Decoder};
 use bincode::enc::Encoder;
 use bincode::error::{DecodeError, EncodeError};
-use bincode::{Decode, Encode};
+use bincode::{BorrowDecode, Decode, Encode};
 use rust_decimal::Decimal;
+use std::sync::OnceLock;
 
 fn config() -> bincode::config::Configuration {
     bincode::config::standard()
@@ -47,6 +50,73 @@ pub fn decode<T: Decode<()>>(bytes: &[u8]) -> Result<T, DecodeError> {
         )));
     }
     Ok(value)
+}
+
+/// The posting of a WAL record that holds leg `txn_id`, or `None` if the record holds no such
+/// posting. In a batch, the postings before it are stepped over without being decoded in full
+/// (no allocation): a batch of 10,000 took 11 ms to decode whole, and a statement reads one
+/// posting per row.
+pub fn posting_holding(payload: &[u8], txn_id: u64) -> Result<Option<PostingRecord>, DecodeError> {
+    let holds = |first: u64, legs: u64| txn_id >= first && txn_id - first < legs;
+    let (tag, mut at) = bincode::decode_from_slice::<u32, _>(payload, config())?;
+    if tag != batch_tag() {
+        return Ok(match decode::<Record>(payload)? {
+            Record::Posting(p) if holds(p.first_txn_id, p.legs.len() as u64) => Some(p),
+            _ => None,
+        });
+    }
+    let (count, used) = bincode::decode_from_slice::<u64, _>(&payload[at..], config())?;
+    at += used;
+    for _ in 0..count {
+        let rest = &payload[at..];
+        let (span, used) = bincode::borrow_decode_from_slice::<PostingSpan, _>(rest, config())?;
+        if holds(span.first_txn_id, span.legs) {
+            return Ok(Some(bincode::decode_from_slice::<PostingRecord, _>(rest, config())?.0));
+        }
+        at += used;
+    }
+    Ok(None)
+}
+
+/// The variant number bincode gives `Record::Batch` (what a record's encoding starts with).
+fn batch_tag() -> u32 {
+    static TAG: OnceLock<u32> = OnceLock::new();
+    *TAG.get_or_init(|| {
+        encode_to_vec(&Record::Batch(Vec::new()))
+            .ok()
+            .and_then(|bytes| bincode::decode_from_slice::<u32, _>(&bytes, config()).ok())
+            .map_or(u32::MAX, |(tag, _)| tag)
+    })
+}
+
+/// What locating a leg needs of an encoded `PostingRecord`, read field by field in its order
+/// (a test checks the two agree), the text borrowed and dropped rather than copied.
+struct PostingSpan {
+    first_txn_id: u64,
+    legs: u64,
+}
+
+impl<'de, C> BorrowDecode<'de, C> for PostingSpan {
+    fn borrow_decode<D: BorrowDecoder<'de, Context = C>>(d: &mut D) -> Result<Self, DecodeError> {
+        PostingKind::borrow_decode(d)?;
+        u64::borrow_decode(d)?; // client_id
+        u64::borrow_decode(d)?; // service_id
+        Currency::borrow_decode(d)?;
+        let first_txn_id = u64::borrow_decode(d)?;
+        i64::borrow_decode(d)?; // posted_at_ms
+        Money::borrow_decode(d)?; // amount
+        let legs = u64::borrow_decode(d)?;
+        for _ in 0..legs {
+            LegRecord::borrow_decode(d)?;
+        }
+        <&[u8]>::borrow_decode(d)?; // transaction_source
+        <&[u8]>::borrow_decode(d)?; // source_transaction_id
+        Option::<&[u8]>::borrow_decode(d)?; // source_transaction_data
+        Option::<&[u8]>::borrow_decode(d)?; // narration
+        Option::<i64>::borrow_decode(d)?; // transaction_date_ms
+        u64::borrow_decode(d)?; // fingerprint
+        Ok(PostingSpan { first_txn_id, legs })
+    }
 }
 
 /// A decimal encoded as its 96-bit mantissa and its scale.
@@ -98,5 +168,70 @@ mod tests {
         let mut bytes = encode_to_vec(&7u64).unwrap();
         bytes.push(0);
         assert!(decode::<u64>(&bytes).is_err());
+    }
+
+    fn posting(i: u64, first_txn_id: u64, legs: u64) -> PostingRecord {
+        use crate::record::LegRole;
+        PostingRecord {
+            kind: [PostingKind::Credit, PostingKind::Debit, PostingKind::Transfer][i as usize % 3],
+            client_id: i * 1_000_003,
+            service_id: i + 7,
+            currency: Currency::parse(if i.is_multiple_of(2) { "KES" } else { "USD" }).unwrap(),
+            first_txn_id,
+            posted_at_ms: 1_700_000_000_000 + i as i64,
+            amount: Money(Decimal::new(-(i as i64) * 12_345 - 1, (i % 5) as u32)),
+            legs: (0..legs)
+                .map(|l| LegRecord {
+                    account_id: u64::MAX - i - l,
+                    delta: Money(Decimal::new(i as i64 * 99 - l as i64, 4)),
+                    role: if l.is_multiple_of(2) {
+                        LegRole::Source
+                    } else {
+                        LegRole::Destination
+                    },
+                    other_party: l * 300,
+                })
+                .collect(),
+            transaction_source: "EXTERNAL".repeat(i as usize % 3),
+            source_transaction_id: format!("k-{i}-é"),
+            source_transaction_data: i
+                .is_multiple_of(2)
+                .then(|| format!(r#"{{"n":{i},"s":"ü{}"}}"#, "x".repeat(i as usize * 40))),
+            narration: i.is_multiple_of(3).then(|| "naïve".repeat(i as usize)),
+            transaction_date_ms: i.is_multiple_of(4).then_some(-(i as i64)),
+            fingerprint: i.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        }
+    }
+
+    #[test]
+    fn the_posting_holding_a_leg_is_found_in_any_record_without_decoding_the_rest() {
+        let mut postings = Vec::new();
+        let mut next = 1;
+        for i in 0..40 {
+            let legs = 1 + i % 3;
+            postings.push(posting(i, next, legs));
+            next += legs;
+        }
+        let batch = encode_to_vec(&Record::Batch(postings.clone())).unwrap();
+        for p in &postings {
+            for txn_id in p.first_txn_id..p.first_txn_id + p.legs.len() as u64 {
+                assert_eq!(
+                    posting_holding(&batch, txn_id).unwrap().as_ref(),
+                    Some(p),
+                    "leg {txn_id}"
+                );
+            }
+        }
+        assert!(posting_holding(&batch, 0).unwrap().is_none());
+        assert!(posting_holding(&batch, next).unwrap().is_none());
+        // A record of one posting, and a record that holds none.
+        let single = encode_to_vec(&Record::Posting(postings[5].clone())).unwrap();
+        let first = postings[5].first_txn_id;
+        assert_eq!(posting_holding(&single, first).unwrap().as_ref(), Some(&postings[5]));
+        assert!(posting_holding(&single, first - 1).unwrap().is_none());
+        let other = encode_to_vec(&Record::DeleteUser { username: "u".into() }).unwrap();
+        assert!(posting_holding(&other, 1).unwrap().is_none());
+        // Cut short: an error, not a posting.
+        assert!(posting_holding(&batch[..batch.len() / 2], next - 1).is_err());
     }
 }

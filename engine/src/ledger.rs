@@ -1649,14 +1649,10 @@ impl Ledger {
             .reader
             .read(RecordLoc::from_u64(loc))
             .map_err(|e| EngineError::Corruption(e.to_string()))?;
-        let holds = |p: &PostingRecord| p.first_txn_id <= txn_id && txn_id < p.first_txn_id + p.legs.len() as u64;
-        match codec::decode::<Record>(&payload) {
-            Ok(Record::Posting(p)) if holds(&p) => Ok(p),
-            Ok(Record::Batch(ps)) => ps.into_iter().find(|p| holds(p)).ok_or_else(|| {
-                EngineError::Corruption(format!("leg {txn_id} is not in the batch its index points at"))
-            }),
-            Ok(_) => Err(EngineError::Corruption(format!(
-                "the index of leg {txn_id} points at another record"
+        match codec::posting_holding(&payload, txn_id) {
+            Ok(Some(p)) => Ok(p),
+            Ok(None) => Err(EngineError::Corruption(format!(
+                "the index of leg {txn_id} points at a record that does not hold it"
             ))),
             Err(e) => Err(EngineError::Corruption(format!("posting record does not decode: {e}"))),
         }
