@@ -78,15 +78,16 @@ struct ServeArgs {
     #[arg(long, global = true, default_value_t = 300, value_name = "S")]
     snapshot_every_secs: u64,
     /// Transfer coordinator actors, by default one per core (postings are spread over them;
-    /// each gathers the single postings that arrive together into one unit).
+    /// each gathers the single postings that arrive together into one unit). 1 to 256.
     #[arg(
         long,
         global = true,
         env = "WALLETD_COORDINATORS",
-        default_value_t = walletd_engine::default_coordinators(),
+        default_value_t = u16::try_from(walletd_engine::default_coordinators()).unwrap_or(8),
+        value_parser = clap::value_parser!(u16).range(1..=256),
         value_name = "N"
     )]
-    coordinators: usize,
+    coordinators: u16,
 }
 
 fn main() -> ExitCode {
@@ -171,7 +172,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     );
 
     let mut config = LedgerConfig::new(dir.clone());
-    config.coordinators = args.coordinators.max(1);
+    config.coordinators = usize::from(args.coordinators);
     config.snapshot = SnapshotPolicy {
         every_records: args.snapshot_every_records,
         every: (args.snapshot_every_secs > 0).then(|| Duration::from_secs(args.snapshot_every_secs)),

@@ -1,4 +1,4 @@
-//! The `walletd` binary answers `--help` and refuses unknown flags. (Having an integration test
+//! The `walletd` binary answers `--help` and refuses unknown flags and values out of range. (Having an integration test
 //! here also makes `cargo test --workspace` build the binary that the root `tests/` crate runs.)
 
 use std::process::Command;
@@ -22,6 +22,19 @@ fn unknown_flag_is_refused() {
         .output()
         .unwrap();
     assert!(!out.status.success());
+}
+
+#[test]
+fn a_coordinator_count_out_of_range_is_refused_with_the_reason() {
+    for bad in ["0", "257", "many"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_walletd"))
+            .args(["--coordinators", bad])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "--coordinators {bad} accepted");
+        let text = String::from_utf8_lossy(&out.stderr);
+        assert!(text.contains("--coordinators"), "{text}");
+    }
 }
 
 /// A plain HTTP/1.1 GET; answers the status line and the body.
