@@ -1644,12 +1644,29 @@ impl Ledger {
 
     /// The posting holding leg `txn_id`, read back from the WAL (the log is the history).
     fn read_posting(&self, loc: u64, txn_id: u64) -> Result<PostingRecord> {
-        let (_, payload) = self
-            .inner
-            .reader
-            .read(RecordLoc::from_u64(loc))
-            .map_err(|e| EngineError::Corruption(e.to_string()))?;
-        match codec::posting_holding(&payload, txn_id) {
+        self.read_posting_via(loc, txn_id, &mut None)
+    }
+
+    /// As `read_posting`, keeping the record read in `last` for the next leg: a wallet's
+    /// consecutive legs are often in one batch record, which would otherwise be read from its
+    /// segment and checked whole again for each.
+    fn read_posting_via(&self, loc: u64, txn_id: u64, last: &mut Option<LastRecord>) -> Result<PostingRecord> {
+        let last = match last {
+            Some(l) if l.loc == loc => l,
+            _ => {
+                let (_, payload) = self
+                    .inner
+                    .reader
+                    .read(RecordLoc::from_u64(loc))
+                    .map_err(|e| EngineError::Corruption(e.to_string()))?;
+                last.insert(LastRecord {
+                    loc,
+                    payload,
+                    place: codec::BatchPlace::default(),
+                })
+            }
+        };
+        match codec::posting_holding_from(&last.payload, txn_id, &mut last.place) {
             Ok(Some(p)) => Ok(p),
             Ok(None) => Err(EngineError::Corruption(format!(
                 "the index of leg {txn_id} points at a record that does not hold it"
@@ -1907,6 +1924,7 @@ impl Ledger {
             return Err(EngineError::NotFound("No transactions within period".into()));
         }
         let mut rows = Vec::with_capacity(history.len());
+        let mut last_record = None;
         for h in &history {
             let e = self
                 .inner
@@ -1914,7 +1932,7 @@ impl Ledger {
                 .txindex
                 .get(h.txn_id)
                 .ok_or_else(|| EngineError::Internal("indexed leg missing".into()))?;
-            let record = self.read_posting(e.loc, h.txn_id)?;
+            let record = self.read_posting_via(e.loc, h.txn_id, &mut last_record)?;
             let i = e.leg as usize;
             let after = h.balance_after.0;
             rows.push(self.leg_view(&record, i, (after - record.legs[i].delta.0, after)));
@@ -2149,6 +2167,13 @@ enum Judged {
 struct Names {
     service: Option<Arc<Service>>,
     accounts: Vec<Option<Arc<AccountMeta>>>,
+}
+
+/// The WAL record read last for a run of legs, and where in it the last leg was found.
+struct LastRecord {
+    loc: u64,
+    payload: Vec<u8>,
+    place: codec::BatchPlace,
 }
 
 /// A posting on its way to a coordinator: its record, its claim on its key, its names.
