@@ -64,7 +64,7 @@ pub fn posting_holding(payload: &[u8], txn_id: u64) -> Result<Option<PostingReco
 /// again from there, for a later leg (a statement's rows come in transaction order), steps
 /// over each posting once for all the rows in that record rather than once per row.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct BatchPlace {
+pub(crate) struct BatchPlace {
     /// Byte offset of the posting found last (0: none yet).
     offset: usize,
     /// Postings of the batch before it.
@@ -72,8 +72,9 @@ pub struct BatchPlace {
 }
 
 /// As [`posting_holding`], starting at `place` (kept from an earlier search of the same
-/// `payload`) and updating it; a leg before `place` is looked for from the start.
-pub fn posting_holding_from(
+/// `payload`; kept by the caller with the payload it was found in) and updating it; a leg
+/// before `place` is looked for from the start.
+pub(crate) fn posting_holding_from(
     payload: &[u8],
     txn_id: u64,
     place: &mut BatchPlace,
@@ -214,7 +215,12 @@ mod tests {
     fn posting(i: u64, first_txn_id: u64, legs: u64) -> PostingRecord {
         use crate::record::LegRole;
         PostingRecord {
-            kind: [PostingKind::Credit, PostingKind::Debit, PostingKind::Transfer][i as usize % 3],
+            kind: [
+                PostingKind::Credit,
+                PostingKind::Debit,
+                PostingKind::Transfer,
+                PostingKind::Reversal { original: i * 77 + 1 },
+            ][i as usize % 4],
             client_id: i * 1_000_003,
             service_id: i + 7,
             currency: Currency::parse(if i.is_multiple_of(2) { "KES" } else { "USD" }).unwrap(),

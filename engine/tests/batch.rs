@@ -212,3 +212,33 @@ async fn a_batch_that_defers_at_every_step_still_means_its_postings_in_order() {
     assert_eq!(balances(&recovered).await.1, Decimal::ZERO);
     recovered.shutdown();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_reads_a_wallets_several_legs_out_of_one_batch_record() {
+    let storage = SimStorage::new();
+    let ledger = open(&storage, 0).await;
+    let w = setup(&ledger, "0", &[("0", false), ("0", false), ("0", false), ("0", false)]).await;
+    ledger.post(&admin(), credit(&w, 0, "100", "fund")).await.unwrap();
+    ledger.post(&admin(), credit(&w, 2, "100", "fund2")).await.unwrap();
+    // Wallet 0's legs interleaved with others' in one record, then one more record.
+    let mut batch = Vec::new();
+    for k in 0..6 {
+        batch.push(transfer(&w, 2, 3, "1", &format!("o{k}")));
+        batch.push(transfer(&w, 0, 1, &format!("{}", k + 1), &format!("s{k}")));
+    }
+    let results = ledger.post_batch(&admin(), batch, false).await;
+    assert!(results.iter().all(|r| r.is_ok()), "{results:?}");
+    ledger.post(&admin(), transfer(&w, 1, 0, "4", "back")).await.unwrap();
+    let st = ledger.statement(&admin(), &w.wallets[0], 0, i64::MAX).await.unwrap();
+    let keys: Vec<&str> = st.rows.iter().map(|r| r.source_transaction_id.as_str()).collect();
+    assert_eq!(keys, ["fund", "s0", "s1", "s2", "s3", "s4", "s5", "back"]);
+    let amounts: Vec<Decimal> = st.rows.iter().map(|r| r.amount).collect();
+    assert_eq!(amounts, ["100", "1", "2", "3", "4", "5", "6", "4"].map(d));
+    for pair in st.rows.windows(2) {
+        assert_eq!(pair[1].previous_balance, pair[0].current_balance, "{pair:?}");
+    }
+    assert_eq!(st.opening_balance, d("0"));
+    assert_eq!(st.closing_balance, d("83"));
+    assert_eq!(balance(&ledger, &w.wallets[0]).await, d("83"));
+    ledger.shutdown();
+}
