@@ -52,14 +52,6 @@ pub fn decode<T: Decode<()>>(bytes: &[u8]) -> Result<T, DecodeError> {
     Ok(value)
 }
 
-/// The posting of a WAL record that holds leg `txn_id`, or `None` if the record holds no such
-/// posting. In a batch, the postings before it are stepped over without being decoded in full
-/// (no allocation): a batch of 10,000 took 11 ms to decode whole, and a statement reads one
-/// posting per row.
-pub fn posting_holding(payload: &[u8], txn_id: u64) -> Result<Option<PostingRecord>, DecodeError> {
-    posting_holding_from(payload, txn_id, &mut BatchPlace::default())
-}
-
 /// Where the last search of one batch record found its posting. Searching the same record
 /// again from there, for a later leg (a statement's rows come in transaction order), steps
 /// over each posting once for all the rows in that record rather than once per row.
@@ -71,10 +63,13 @@ pub(crate) struct BatchPlace {
     index: u64,
 }
 
-/// As [`posting_holding`], starting at `place` (kept from an earlier search of the same
-/// `payload`; kept by the caller with the payload it was found in) and updating it; a leg
-/// before `place` is looked for from the start.
-pub(crate) fn posting_holding_from(
+/// The posting of a WAL record that holds leg `txn_id`, or `None` if the record holds no such
+/// posting. In a batch, the postings before it are stepped over without being decoded in full
+/// (no allocation): a batch of 10,000 took 11 ms to decode whole, and a statement reads one
+/// posting per row. The search starts at `place` (from an earlier search of the same
+/// `payload`, kept by the caller with it; `BatchPlace::default()` for the start) and updates
+/// it; a leg before `place` is looked for from the start.
+pub(crate) fn posting_holding(
     payload: &[u8],
     txn_id: u64,
     place: &mut BatchPlace,
@@ -252,6 +247,7 @@ mod tests {
 
     #[test]
     fn the_posting_holding_a_leg_is_found_in_any_record_without_decoding_the_rest() {
+        let fresh = |payload: &[u8], txn_id| posting_holding(payload, txn_id, &mut BatchPlace::default());
         let mut postings = Vec::new();
         let mut next = 1;
         for i in 0..40 {
@@ -262,39 +258,35 @@ mod tests {
         let batch = encode_to_vec(&Record::Batch(postings.clone())).unwrap();
         for p in &postings {
             for txn_id in p.first_txn_id..p.first_txn_id + p.legs.len() as u64 {
-                assert_eq!(
-                    posting_holding(&batch, txn_id).unwrap().as_ref(),
-                    Some(p),
-                    "leg {txn_id}"
-                );
+                assert_eq!(fresh(&batch, txn_id).unwrap().as_ref(), Some(p), "leg {txn_id}");
             }
         }
-        assert!(posting_holding(&batch, 0).unwrap().is_none());
-        assert!(posting_holding(&batch, next).unwrap().is_none());
+        assert!(fresh(&batch, 0).unwrap().is_none());
+        assert!(fresh(&batch, next).unwrap().is_none());
         // A record of one posting, and a record that holds none.
         let single = encode_to_vec(&Record::Posting(postings[5].clone())).unwrap();
         let first = postings[5].first_txn_id;
-        assert_eq!(posting_holding(&single, first).unwrap().as_ref(), Some(&postings[5]));
-        assert!(posting_holding(&single, first - 1).unwrap().is_none());
+        assert_eq!(fresh(&single, first).unwrap().as_ref(), Some(&postings[5]));
+        assert!(fresh(&single, first - 1).unwrap().is_none());
         let other = encode_to_vec(&Record::DeleteUser { username: "u".into() }).unwrap();
-        assert!(posting_holding(&other, 1).unwrap().is_none());
+        assert!(fresh(&other, 1).unwrap().is_none());
         // Cut short: an error, not a posting.
-        assert!(posting_holding(&batch[..batch.len() / 2], next - 1).is_err());
+        assert!(fresh(&batch[..batch.len() / 2], next - 1).is_err());
         // Searched from where the last search stopped: every leg in order, then back to the
         // start for an earlier one, then a leg the record does not hold.
         let mut place = BatchPlace::default();
         for p in &postings {
             for txn_id in p.first_txn_id..p.first_txn_id + p.legs.len() as u64 {
-                let found = posting_holding_from(&batch, txn_id, &mut place).unwrap();
+                let found = posting_holding(&batch, txn_id, &mut place).unwrap();
                 assert_eq!(found.as_ref(), Some(p), "leg {txn_id}");
             }
         }
         for txn_id in [3, 1, next - 1, 2] {
-            let found = posting_holding_from(&batch, txn_id, &mut place).unwrap();
-            assert_eq!(found, posting_holding(&batch, txn_id).unwrap(), "leg {txn_id}");
+            let found = posting_holding(&batch, txn_id, &mut place).unwrap();
+            assert_eq!(found, fresh(&batch, txn_id).unwrap(), "leg {txn_id}");
             assert!(found.is_some());
         }
-        assert!(posting_holding_from(&batch, next, &mut place).unwrap().is_none());
-        assert!(posting_holding_from(&batch, 0, &mut place).unwrap().is_none());
+        assert!(posting_holding(&batch, next, &mut place).unwrap().is_none());
+        assert!(posting_holding(&batch, 0, &mut place).unwrap().is_none());
     }
 }

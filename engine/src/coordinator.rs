@@ -707,6 +707,10 @@ impl TransferCoordinator {
     /// than once the rest of their unit is durable. A deferred one waits for the unit's end:
     /// it runs again then, after the unit's commits, which its answer may depend on.
     fn answer_refused(f: &mut InFlight) {
+        if f.reply.is_some() {
+            // Answered as a whole, at the end.
+            return;
+        }
         for p in &mut f.postings {
             let refused = matches!(
                 p.outcome,

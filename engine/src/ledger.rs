@@ -102,10 +102,14 @@ struct Inner {
     state: Arc<LedgerState>,
     wal: Arc<WalWriter<WalEntry>>,
     reader: WalReader,
-    coordinators: Vec<ActorRef<CoordinatorMsg>>,
-    /// Each coordinator's intake of single postings, by the same index.
-    intakes: Vec<Arc<Intake>>,
+    coordinators: Vec<Coordinator>,
     next_coordinator: AtomicUsize,
+}
+
+/// A transfer coordinator and its intake of single postings.
+struct Coordinator {
+    actor: ActorRef<CoordinatorMsg>,
+    intake: Arc<Intake>,
 }
 
 fn now_ms() -> i64 {
@@ -204,12 +208,10 @@ impl Ledger {
                 .map_err(|e| EngineError::Unavailable(format!("cannot open the WAL for writing: {e}")))?,
         );
         let mut coordinators = Vec::new();
-        let mut intakes = Vec::new();
         for _ in 0..config.coordinators.max(1) {
             let intake = Arc::new(Intake::default());
             let queue = IntakeQueue::new(Arc::clone(&intake));
-            intakes.push(intake);
-            let (c, _) = TransferCoordinator::spawn(
+            let (actor, _) = TransferCoordinator::spawn(
                 None,
                 TransferCoordinator {
                     state: state.clone(),
@@ -219,7 +221,7 @@ impl Ledger {
             )
             .await
             .map_err(|e| EngineError::Internal(format!("coordinator did not start: {e}")))?;
-            coordinators.push(c);
+            coordinators.push(Coordinator { actor, intake });
         }
         let report = RecoveryReport {
             snapshot_seq,
@@ -236,7 +238,6 @@ impl Ledger {
             wal,
             reader: WalReader::new(storage, wal_config),
             coordinators,
-            intakes,
             next_coordinator: AtomicUsize::new(0),
         };
         Ok((Ledger { inner: Arc::new(inner) }, report))
@@ -261,7 +262,7 @@ impl Ledger {
     pub fn shutdown(&self) {
         self.inner.wal.shutdown();
         for c in &self.inner.coordinators {
-            c.stop(None);
+            c.actor.stop(None);
         }
         self.inner.state.accounts.stop_all();
     }
@@ -1061,12 +1062,12 @@ impl Ledger {
         }
         let Draft { record, settle, names } = draft;
         let (tx, rx) = oneshot::channel();
-        let i = self.inner.next_coordinator.fetch_add(1, Ordering::Relaxed) % self.inner.coordinators.len();
         let single = SinglePosting {
             draft: PostingDraft { record, settle },
             reply: tx,
         };
-        if let Err(single) = self.inner.intakes[i].submit(&self.inner.coordinators[i], single) {
+        let coordinator = self.next_coordinator();
+        if let Err(single) = coordinator.intake.submit(&coordinator.actor, single) {
             self.release_claim(&single.draft.record);
             return Err(EngineError::Unavailable("the ledger is shutting down".into()));
         }
@@ -1080,6 +1081,12 @@ impl Ledger {
             }
             Err(failure) => Err(self.failure_error(failure, &names)),
         }
+    }
+
+    /// The coordinators take units in turn.
+    fn next_coordinator(&self) -> &Coordinator {
+        let coordinators = &self.inner.coordinators;
+        &coordinators[self.inner.next_coordinator.fetch_add(1, Ordering::Relaxed) % coordinators.len()]
     }
 
     /// Gives every leg's account its actor, before a coordinator sends it Prepare, and finds
@@ -1478,13 +1485,16 @@ impl Ledger {
             return Err(e);
         }
         let (tx, rx) = oneshot::channel();
-        let i = self.inner.next_coordinator.fetch_add(1, Ordering::Relaxed) % self.inner.coordinators.len();
         let draft = Box::new(UnitDraft {
             postings,
             atomic,
             defer,
         });
-        if let Err(e) = self.inner.coordinators[i].cast(CoordinatorMsg::Submit { draft, reply: tx }) {
+        if let Err(e) = self
+            .next_coordinator()
+            .actor
+            .cast(CoordinatorMsg::Submit { draft, reply: tx })
+        {
             if let ractor::MessagingErr::SendErr(CoordinatorMsg::Submit { draft, .. }) = e {
                 for p in &draft.postings {
                     self.release_claim(&p.record);
@@ -1666,7 +1676,7 @@ impl Ledger {
                 })
             }
         };
-        match codec::posting_holding_from(&last.payload, txn_id, &mut last.place) {
+        match codec::posting_holding(&last.payload, txn_id, &mut last.place) {
             Ok(Some(p)) => Ok(p),
             Ok(None) => Err(EngineError::Corruption(format!(
                 "the index of leg {txn_id} points at a record that does not hold it"
