@@ -73,7 +73,9 @@ impl Model {
     fn judge(&self, legs: &[(Acct, Decimal)]) -> bool {
         legs.iter().all(|(a, delta)| {
             let s = self.status[a];
-            if delta.is_sign_negative() {
+            // A comparison, not the sign bit: negating a zero leg (a credit whose fee takes
+            // all of it) gives -0, which the engine reads as the zero credit it is.
+            if *delta < Decimal::ZERO {
                 let (min, overdraw) = self.limits[a];
                 s == AccountStatus::Active && (overdraw || self.bal[a] + delta >= min)
             } else {
@@ -313,6 +315,49 @@ proptest! {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         rt.block_on(run_case(ops, fee_cents, limits, snapshot_every, seed));
     }
+}
+
+/// Found by CI: a credit whose fee takes all of it leaves a zero leg on the wallet; its
+/// reversal is a zero leg too, not a debit, so a wallet below its minimum balance does not
+/// refuse it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reversing_a_credit_eaten_by_its_fee_is_not_a_debit() {
+    let ops = vec![
+        Op::Debit {
+            w: 2,
+            cents: 100,
+            key: 5,
+        },
+        Op::Credit {
+            w: 0,
+            cents: 100,
+            key: 3,
+        },
+        Op::Credit {
+            w: 0,
+            cents: 100,
+            key: 6,
+        },
+        Op::Credit {
+            w: 1,
+            cents: 100,
+            key: 4,
+        },
+        Op::Debit {
+            w: 2,
+            cents: 100,
+            key: 0,
+        },
+        Op::Reverse { pick: 33 },
+    ];
+    run_case(
+        ops,
+        100,
+        vec![(0, false), (1, false), (0, true), (0, false)],
+        0,
+        1_839_365_061_030_708,
+    )
+    .await;
 }
 
 fn batch_op() -> impl Strategy<Value = Op> {
