@@ -166,3 +166,35 @@ async fn a_corrupt_newest_snapshot_falls_back_to_the_previous_one() {
     assert_eq!(fingerprint(&recovered).await, live);
     recovered.shutdown();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotency_keys_in_a_snapshot_still_answer() {
+    let storage = SimStorage::new();
+    let (ledger, world) = busy_ledger(&storage, 40).await;
+    wait_for_snapshots(&storage, 2).await;
+    // The first posting's request again: its key is old enough to be in every snapshot.
+    let first = PostingInputKind::Credit {
+        account_number: world.wallets[0].clone(),
+    };
+    let again = || posting(first.clone(), &world.service_code, Decimal::new(100, 1), "p0");
+    let live = ledger.post(&admin(), again()).await.unwrap();
+    assert!(live.replayed);
+    ledger.shutdown();
+    drop(ledger);
+
+    let (recovered, report) = walletd_engine::Ledger::open(config(&storage.fork(), 0)).await.unwrap();
+    assert!(report.snapshot_seq.is_some(), "recovered from a snapshot");
+    let replay = recovered.post(&admin(), again()).await.unwrap();
+    assert!(replay.replayed, "the same request is answered as a replay");
+    assert_eq!(replay.source.transaction_id, live.source.transaction_id);
+    assert_eq!(replay.destination.transaction_id, live.destination.transaction_id);
+    let other = posting(first.clone(), &world.service_code, Decimal::new(101, 1), "p0");
+    assert!(
+        matches!(
+            recovered.post(&admin(), other).await,
+            Err(walletd_engine::EngineError::Conflict(_))
+        ),
+        "another request under the key is a conflict"
+    );
+    recovered.shutdown();
+}
