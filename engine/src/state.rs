@@ -648,10 +648,10 @@ impl LedgerState {
         })
     }
 
-    /// State from a snapshot image (all accounts passive).
-    /// The state a snapshot holds. The idempotency map, sized once from the image, is built on
-    /// a second thread while this one rebuilds the accounts and the transaction index: at 10 M
-    /// postings its growth by rehashing was a tenth of the load, and the map is a third of it.
+    /// The state a snapshot image holds, all accounts passive. The idempotency map, sized once
+    /// from the image, is built on a second thread while this one rebuilds the accounts and the
+    /// transaction index: at 10 M postings, building it was a sixth of the load, half of that
+    /// growing by rehashing (BENCHMARKS.md, tenth round).
     pub fn from_image(image: StateImage) -> Result<LedgerState> {
         let StateImage {
             catalog,
@@ -693,12 +693,13 @@ impl LedgerState {
             }
         };
         state.idempotency = std::thread::scope(|scope| {
-            let keys = std::thread::Builder::new()
+            let key_thread = std::thread::Builder::new()
                 .name("snapshot-keys".into())
                 .spawn_scoped(scope, build_keys)
                 .map_err(|e| EngineError::Internal(format!("cannot start the snapshot's key thread: {e}")))?;
             rebuild(&state);
-            keys.join()
+            key_thread
+                .join()
                 .map_err(|_| EngineError::Internal("the snapshot's key thread panicked".into()))
         })?;
         for (orig, rev) in reversals {
