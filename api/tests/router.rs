@@ -1004,7 +1004,7 @@ async fn bad_requests_answer_in_the_documents_shape() {
             "POST",
             "/api/v1/accounts",
             Some(&admin),
-            Some(json!({"client_code": code, "account_type_code": "FLOAT_ACCOUNT", "account_name": "x", "currency": "KES", "status": "OPEN"})),
+            Some(json!({"client_code": code, "account_type_code": "FLOAT_ACCOUNT", "account_name": "x", "currency": "KES", "minimum_balance": 0, "status": "OPEN"})),
         )
         .await;
     assert_eq!(
@@ -1016,7 +1016,7 @@ async fn bad_requests_answer_in_the_documents_shape() {
             "POST",
             "/api/v1/accounts",
             Some(&admin),
-            Some(json!({"client_code": code, "account_type_code": "FLOAT_ACCOUNT", "account_name": "x", "currency": "KSH", "status": "ACTIVE"})),
+            Some(json!({"client_code": code, "account_type_code": "FLOAT_ACCOUNT", "account_name": "x", "currency": "KSH", "minimum_balance": 0, "status": "ACTIVE"})),
         )
         .await;
     assert_eq!(bad_currency.status, 400, "{}", bad_currency.text());

@@ -362,14 +362,16 @@ impl Catalog {
         self.profiles.get(&id).map(|p| p.clone())
     }
 
-    /// True when `code` names a built-in type or an active type of the client's own.
-    pub fn account_type_usable(&self, client_id: u64, code: &str) -> bool {
-        BUILT_IN_ACCOUNT_TYPES.contains(&code)
-            || self
-                .account_type_codes
-                .get(&(client_id, code.to_owned()))
-                .and_then(|id| self.account_types.get(&*id).map(|t| t.data.is_active))
-                .unwrap_or(false)
+    /// Whether `code` names a type the client may use: `None` for no such type, `Some(true)`
+    /// for a built-in type or an active one of the client's own, `Some(false)` for an
+    /// inactive one.
+    pub fn account_type_active(&self, client_id: u64, code: &str) -> Option<bool> {
+        if BUILT_IN_ACCOUNT_TYPES.contains(&code) {
+            return Some(true);
+        }
+        self.account_type_codes
+            .get(&(client_id, code.to_owned()))
+            .and_then(|id| self.account_types.get(&*id).map(|t| t.data.is_active))
     }
 
     /// Everything a snapshot keeps of the catalog as of `cut`: objects created later are left

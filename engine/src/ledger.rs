@@ -788,11 +788,13 @@ impl Ledger {
         if !problems.is_empty() {
             return Err(EngineError::Invalid(problems));
         }
-        if !self
+        match self
             .catalog()
-            .account_type_usable(client.client_id, &input.account_type_code)
+            .account_type_active(client.client_id, &input.account_type_code)
         {
-            return Err(EngineError::NotFound("Account type not found".into()));
+            None => return Err(EngineError::NotFound("Account type not found".into())),
+            Some(false) => return Err(EngineError::Refused("Account type is not active".into())),
+            Some(true) => {}
         }
         let record = NewAccount {
             client_id: client.client_id,
@@ -1270,6 +1272,16 @@ impl Ledger {
         if !service.data.is_active {
             return Err(EngineError::Refused("Client service is not active".into()));
         }
+        // v1's `is_active: 0` client is an inactive client profile (its document's words), and
+        // DECISIONS refuses postings for an inactive profile.
+        if self
+            .catalog()
+            .clients
+            .get(&service.data.client_id)
+            .is_some_and(|c| !c.data.is_active)
+        {
+            return Err(EngineError::Refused("Client is not active".into()));
+        }
         let (min, max) = (
             service.data.minimum_transaction_amount.0,
             service.data.maximum_transaction_amount.0,
@@ -1307,6 +1319,13 @@ impl Ledger {
                 (PostingKind::Transfer, vec![s, d])
             }
         };
+        // Both legs of a CREDIT or DEBIT of the settlement account would be on it: a posting
+        // that moves nothing yet reads as a credit or a debit in its history.
+        if !matches!(kind, PostingKind::Transfer) && wallet_legs[0].data.role == AccountRole::Settlement {
+            return Err(EngineError::Refused(
+                "The settlement account is the other side of every CREDIT and DEBIT: it cannot be credited or debited itself".into(),
+            ));
+        }
         // DECISIONS: a fee larger than the amount is refused; a CREDIT whose fee is the whole
         // amount posts nothing to the wallet and the fee to the commission account.
         if fee > amount {
@@ -2125,6 +2144,10 @@ impl Ledger {
         let meta = self.facade_wallet(&app, &input.account_number)?;
         if input.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
             return Err(EngineError::invalid("name should not be empty"));
+        }
+        // Deleting closes a wallet, and CLOSED is final: a deleted wallet is not renamed.
+        if self.live_view(meta.account_id).await?.status == AccountStatus::Closed {
+            return Err(EngineError::Conflict("Wallet is deleted".into()));
         }
         let update = AccountUpdate {
             account_id: meta.account_id,

@@ -667,3 +667,68 @@ async fn the_ledgers_refusals_are_422_and_409() {
         r.expect_validation();
     }
 }
+
+/// What a conformance review found: a required `minimum_balance`, an inactive client, an
+/// inactive wallet type and the settlement account named in a CREDIT or DEBIT. Each is refused
+/// and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inactive_clients_and_types_and_the_settlement_account_are_refused() {
+    let f = fixture().await;
+    let a = &f.admin;
+    // The client's own user sees the client's wallets and no others'.
+    let (_, own) = a.client_user(&f.code).await;
+    let wallets_before = own.get("/api/v1/accounts").await.expect(200)["metadata"]["total_count"].clone();
+    let r = a
+        .post(
+            "/api/v1/accounts",
+            json!({"client_code": f.code, "account_type_code": "CURRENT_ACCOUNT", "account_name": "W",
+                   "currency": "KES", "status": "ACTIVE"}),
+        )
+        .await;
+    has(&r.expect_validation(), "minimum_balance should not be empty");
+
+    // A wallet type that exists but is inactive is a refusal, not an unknown object.
+    let r = a
+        .post(
+            "/api/v1/account-types",
+            json!({"client_code": f.code, "account_type_name": "Retired", "account_type_description": "No longer offered",
+                   "is_active": 0}),
+        )
+        .await;
+    let retired = s(&r.expect(201)["account_type_code"]);
+    let r = a
+        .post(
+            "/api/v1/accounts",
+            json!({"client_code": f.code, "account_type_code": retired, "account_name": "W",
+                   "currency": "KES", "minimum_balance": 0, "status": "ACTIVE"}),
+        )
+        .await;
+    r.expect_message(422, "Account type is not active");
+    let wallets_after = own.get("/api/v1/accounts").await.expect(200)["metadata"]["total_count"].clone();
+    assert_eq!(wallets_after, wallets_before, "no wallet was created");
+
+    // The settlement account is the other side of every CREDIT and DEBIT, never their account.
+    let r = a.credit_or_debit("CREDIT", &f.wallet, &f.service, json!(5)).await;
+    let settlement = s(&r.expect(200)["other_party_account"]);
+    let held = a.balance(&settlement).await;
+    for command in ["CREDIT", "DEBIT"] {
+        let r = a.credit_or_debit(command, &settlement, &f.service, json!(5)).await;
+        assert_eq!(r.status, 422, "{command} of the settlement account: {}", r.text());
+    }
+    assert_eq!(a.balance(&settlement).await, held);
+
+    // v1's `is_active: 0` client is an inactive client profile: its wallets refuse postings.
+    let mut body = client_body("Dormant Co");
+    body["is_active"] = json!(0);
+    let code = s(&a.post("/api/v1/clients", body).await.expect(201)["client_code"]);
+    let service = s(&a
+        .create_service(
+            &code,
+            json!({"minimum_transaction_amount": "0.01", "maximum_transaction_amount": "1000"}),
+        )
+        .await["client_service_code"]);
+    let wallet = s(&a.create_wallet(&code, "ACTIVE").await["account_number"]);
+    let r = a.credit_or_debit("CREDIT", &wallet, &service, json!(5)).await;
+    r.expect_message(422, "Client is not active");
+    assert_eq!(a.balance(&wallet).await, Decimal::ZERO);
+}

@@ -295,6 +295,17 @@ async fn personal_and_organisation_wallets_through_their_life() {
     let acc = r.expect(200);
     assert_eq!(acc["status"], "CLOSED");
     assert_eq!(acc["account_type_code"], "CURRENT_ACCOUNT");
+    // CLOSED is final: a deleted wallet is not renamed.
+    let name_before = acc["account_name"].clone();
+    let r = admin
+        .put(
+            "/api/wallets/update",
+            json!({"appId": app, "accountNumber": personal, "name": "Renamed after deletion"}),
+        )
+        .await;
+    facade_error(&r, 409);
+    let r = admin.get(&format!("/api/v1/accounts/account-number/{personal}")).await;
+    assert_eq!(r.expect(200)["account_name"], name_before);
     assert_eq!(acc["currency"], "KES");
     assert_eq!(acc["current_balance"], "0.0000");
     assert_eq!(acc["client"]["client_code"], code.as_str());

@@ -8,7 +8,6 @@ use crate::error::{ApiError, ErrorBody};
 use crate::json::{Fields, JsonBody, Params, PathParam, page_request};
 use axum::Json;
 use axum::http::StatusCode;
-use rust_decimal::Decimal;
 use serde::Serialize;
 use utoipa::ToSchema;
 use walletd_engine::record::AccountStatus;
@@ -30,9 +29,10 @@ pub struct AccountRequest {
     pub account_name: String,
     /// ISO 4217 code.
     pub currency: String,
-    /// Number or decimal string, at most 4 decimals; default 0.
-    #[schema(value_type = Option<String>)]
-    pub minimum_balance: Option<String>,
+    /// Number or decimal string, at most 4 decimals (`0` for none).
+    #[schema(value_type = String)]
+    pub minimum_balance: String,
+    /// False when left out.
     pub can_overdraw: Option<bool>,
     /// PRE_ACTIVE, ACTIVE, DORMANT, SUSPENDED, CLOSED (or INACTIVE, stored as PRE_ACTIVE).
     pub status: String,
@@ -126,7 +126,9 @@ pub async fn create(auth: AuthUser, JsonBody(body): JsonBody) -> Result<(StatusC
     let account_type_code = f.required_str("account_type_code");
     let account_name = f.required_str("account_name");
     let currency = f.required_str("currency");
-    let minimum_balance = f.non_negative("minimum_balance", Some(Decimal::ZERO));
+    // Both documents require `minimum_balance`. `can_overdraw` is optional in v1 and required
+    // in v2, on the one route both use: left out, it is false.
+    let minimum_balance = f.non_negative("minimum_balance", None);
     let can_overdraw = f.boolean("can_overdraw", Some(false));
     let status = match f.one_of("status", &CREATE_STATUSES, true) {
         Some("ACTIVE") => AccountStatus::Active,
