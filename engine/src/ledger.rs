@@ -1180,10 +1180,12 @@ impl Ledger {
                     self.release_claim(&draft.record);
                 }
                 drop(drafts);
-                return results
-                    .into_iter()
-                    .map(|r| r.unwrap_or_else(|| Err(not_applied())))
-                    .collect();
+                return all_or_nothing(
+                    results
+                        .into_iter()
+                        .map(|r| r.unwrap_or_else(|| Err(not_applied())))
+                        .collect(),
+                );
             }
         }
         // A batch means what its postings sent one after another would mean. An atomic unit
@@ -1231,10 +1233,11 @@ impl Ledger {
                 results[i] = Some(self.post(caller, inputs[i].clone()).await.map(Box::new));
             }
         }
-        results
+        let results = results
             .into_iter()
             .map(|r| r.unwrap_or_else(|| Err(not_applied())))
-            .collect()
+            .collect();
+        if atomic { all_or_nothing(results) } else { results }
     }
 
     /// Judges a posting request against the catalog and builds its record (no claim yet).
@@ -2260,6 +2263,19 @@ enum Ran {
     Answered(Result<Box<PostingOutcome>>),
     /// Given back, its key still claimed, to run in a later unit.
     Deferred(Box<Draft>),
+}
+
+/// A failed atomic batch applied nothing of its own: a posting it would have answered as a
+/// replay is answered as not applied too, so that no part of a failed batch reads as a success
+/// (TigerBeetle's linked events fail the same way).
+fn all_or_nothing(results: Vec<Result<Box<PostingOutcome>>>) -> Vec<Result<Box<PostingOutcome>>> {
+    if results.iter().all(Result::is_ok) {
+        return results;
+    }
+    results
+        .into_iter()
+        .map(|r| r.and_then(|_| Err(not_applied())))
+        .collect()
 }
 
 fn not_applied() -> EngineError {

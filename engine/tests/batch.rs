@@ -125,6 +125,25 @@ async fn an_atomic_batch_is_all_or_nothing() {
     assert!(matches!(results[0], Err(EngineError::Refused(_))), "{:?}", results[0]);
     assert!(matches!(results[1], Err(EngineError::Invalid(_))), "{:?}", results[1]);
     assert_eq!(balance(&ledger, &w.wallets[0]).await, d("70"));
+    // A posting already applied (a1, 60 from wallet 0 to 1) sent again in a failed atomic
+    // batch is not answered as a success: the batch applied nothing. Failed when judged (an
+    // invalid posting) and when run (funds), alike; its key still answers a replay alone.
+    for failing in [
+        vec![transfer(&w, 0, 1, "60", "a1"), transfer(&w, 0, 0, "1", "a8")],
+        vec![transfer(&w, 0, 1, "60", "a1"), transfer(&w, 1, 0, "1000", "a9")],
+    ] {
+        let results = ledger.post_batch(&admin(), failing, true).await;
+        assert!(
+            matches!(&results[0], Err(EngineError::Refused(m)) if m.starts_with("Not applied")),
+            "{:?}",
+            results[0]
+        );
+        assert!(results[1].is_err(), "{:?}", results[1]);
+    }
+    let again = ledger.post(&admin(), transfer(&w, 0, 1, "60", "a1")).await.unwrap();
+    assert!(again.replayed);
+    assert_eq!(balance(&ledger, &w.wallets[0]).await, d("70"));
+    assert_eq!(balance(&ledger, &w.wallets[1]).await, d("30"));
     ledger.shutdown();
 }
 

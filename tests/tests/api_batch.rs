@@ -376,3 +376,46 @@ async fn a_batch_sent_again_is_answered_as_a_replay() {
     assert_eq!(r.header("idempotent-replayed"), None);
     assert_eq!(f.balances().await, (Decimal::from(101), Decimal::from(103)));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_posting_of_a_batch_is_held_to_a_single_requests_limits() {
+    let f = fixture("Batch Limits Co").await;
+    // A posting carrying more text than one posting's own request may (64 KiB) is refused on
+    // its own; the rest of a non-atomic batch runs.
+    let mut big = f.posting("CREDIT", &f.a, json!(1));
+    big["transaction_narration"] = json!("n".repeat(70 * 1024));
+    let v = f.batch(Some(false), &[f.posting("CREDIT", &f.a, json!(2)), big]).await;
+    assert_eq!(v["results"][0]["transaction_type"], "CREDIT", "{}", v["results"][0]);
+    assert_eq!(v["results"][1]["status"], 400);
+    assert_eq!(
+        v["results"][1]["message"],
+        json!(["postings.1 must be at most 65536 bytes, as one posting's own request"])
+    );
+    assert_eq!(f.admin.balance(&f.a).await, Decimal::new(102, 0));
+    // The ledger's own validation sentences say which posting they are about.
+    let v = f.batch(Some(false), &[f.transfer(&f.a, &f.a, json!(1))]).await;
+    assert_eq!(
+        v["results"][0]["message"],
+        json!(["postings.0.destination_account_number must differ from source_account_number"])
+    );
+    // A failed atomic batch answers a posting it would have replayed as not applied, and the
+    // answer is no replay.
+    let done = f.posting("CREDIT", &f.b, json!(3));
+    f.batch(None, std::slice::from_ref(&done)).await;
+    let r = f
+        .admin
+        .post(
+            "/api/v1/transactions/batch",
+            json!({"atomic": true, "postings": [done, f.posting("DEBIT", &f.b, json!(100_000))]}),
+        )
+        .await;
+    assert_eq!(r.header("Idempotent-Replayed"), None);
+    let v = r.expect(200);
+    assert_eq!(v["succeeded"], 0, "{v}");
+    assert_eq!(v["results"][0]["status"], 422);
+    assert_eq!(
+        v["results"][0]["message"],
+        "Not applied: another posting of this atomic batch failed"
+    );
+    assert_eq!(f.admin.balance(&f.b).await, Decimal::new(103, 0));
+}

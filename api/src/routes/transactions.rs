@@ -425,8 +425,54 @@ pub struct BatchRequest {
     pub atomic: Option<bool>,
     /// 1 to 10000 postings: each the body of the single endpoint plus
     /// `"command": "CREDIT" | "DEBIT" | "TRANSFER"`.
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<BatchPosting>)]
     pub postings: Vec<Value>,
+}
+
+/// One posting of a batch, as the OpenAPI document describes it: the single endpoint's body
+/// and its command. CREDIT and DEBIT name `account_number`; TRANSFER names
+/// `source_account_number` and `destination_account_number`.
+#[derive(Debug, ToSchema)]
+pub struct BatchPosting {
+    pub command: BatchCommand,
+    pub account_number: Option<String>,
+    pub source_account_number: Option<String>,
+    pub destination_account_number: Option<String>,
+    pub client_service_code: String,
+    /// Recorded as given (e.g. EXTERNAL, INTERNAL).
+    pub transaction_source: String,
+    /// JSON number or decimal string, plain notation, at most 4 decimals, > 0.
+    #[schema(value_type = String)]
+    pub transaction_amount: String,
+    /// Idempotency key, unique per client, shared with the single endpoints.
+    pub source_transaction_id: String,
+    #[schema(value_type = Option<Object>)]
+    pub source_transaction_data: Option<Value>,
+    pub transaction_narration: Option<String>,
+    /// ISO 8601; the server's time when absent.
+    pub transaction_date: Option<String>,
+}
+
+/// What a batch posting does.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum BatchCommand {
+    Credit,
+    Debit,
+    Transfer,
+}
+
+/// One result of a batch, as the OpenAPI document describes it: what the posting's single
+/// endpoint answers (the legs of a TRANSFER, the wallet's leg of a CREDIT or DEBIT), or the
+/// error body.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+// Never built: it only describes the answer, which `BatchResult` writes.
+#[allow(clippy::large_enum_variant)]
+pub enum BatchResultSchema {
+    Transfer(PostingJson),
+    Transaction(TransactionJson),
+    Error(ErrorBody),
 }
 
 /// The batch's answer: one result per posting, in order.
@@ -438,7 +484,7 @@ pub struct BatchResponse {
     /// Each posting's answer as its single endpoint gives it (a transaction for CREDIT and
     /// DEBIT, source/destination legs for TRANSFER), or the error body
     /// `{"status","message","code":"HttpException"}`.
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<BatchResultSchema>)]
     pub results: Vec<BatchResult>,
 }
 
@@ -492,6 +538,62 @@ impl BatchResponse {
         }
         o.raw(b"]}");
     }
+}
+
+/// The ledger's validation sentences name a field of the posting; in a batch they say which
+/// posting too, as the route's own sentences do (`postings.3.transaction_amount ...`).
+fn in_batch(e: walletd_engine::EngineError, slot: usize) -> ApiError {
+    match e {
+        walletd_engine::EngineError::Invalid(problems) => {
+            ApiError::Validation(problems.into_iter().map(|p| format!("postings.{slot}.{p}")).collect())
+        }
+        other => other.into(),
+    }
+}
+
+/// A posting in a batch is held to what one posting's own request may carry (`BODY_LIMIT`):
+/// an 8 MiB batch body would otherwise let one posting keep megabytes of narration, which
+/// every read of it would then return. The text fields are counted, the JSON around them not.
+fn within_single_limit(
+    inputs: Vec<PostingInput>,
+    slots: Vec<usize>,
+    commands: Vec<Option<&'static str>>,
+    results: &mut [Option<BatchResult>],
+) -> (Vec<PostingInput>, Vec<usize>, Vec<Option<&'static str>>) {
+    let text_len = |p: &PostingInput| {
+        let accounts = match &p.kind {
+            PostingInputKind::Credit { account_number } | PostingInputKind::Debit { account_number } => {
+                account_number.len()
+            }
+            PostingInputKind::Transfer {
+                source_account_number,
+                destination_account_number,
+            } => source_account_number.len() + destination_account_number.len(),
+        };
+        accounts
+            + p.client_service_code.len()
+            + p.transaction_source.len()
+            + p.source_transaction_id.len()
+            + p.source_transaction_data.as_ref().map_or(0, String::len)
+            + p.narration.as_ref().map_or(0, String::len)
+    };
+    if inputs.iter().all(|p| text_len(p) <= crate::BODY_LIMIT) {
+        return (inputs, slots, commands);
+    }
+    let mut kept = (Vec::new(), Vec::new(), Vec::new());
+    for ((input, slot), command) in inputs.into_iter().zip(slots).zip(commands) {
+        if text_len(&input) > crate::BODY_LIMIT {
+            results[slot] = Some(error_result(ApiError::Validation(vec![format!(
+                "postings.{slot} must be at most {} bytes, as one posting's own request",
+                crate::BODY_LIMIT
+            )])));
+        } else {
+            kept.0.push(input);
+            kept.1.push(slot);
+            kept.2.push(command);
+        }
+    }
+    kept
 }
 
 fn error_result(e: ApiError) -> BatchResult {
@@ -604,6 +706,7 @@ pub async fn batch(auth: AuthUser, RawJson(body): RawJson) -> Result<Response, A
         }
         None => judge_batch(&parse_object(&body)?)?,
     };
+    let (inputs, slots, commands) = within_single_limit(inputs, slots, commands, &mut results);
     let malformed = results.iter().any(Option::is_some);
     if atomic && malformed {
         let not_applied = || {
@@ -620,7 +723,7 @@ pub async fn batch(auth: AuthUser, RawJson(body): RawJson) -> Result<Response, A
             results[slot] = Some(match outcome {
                 Ok(o) if command == Some("TRANSFER") => BatchResult::Transfer(o),
                 Ok(o) => BatchResult::Transaction(o),
-                Err(e) => error_result(e.into()),
+                Err(e) => error_result(in_batch(e, slot)),
             });
         }
     }
