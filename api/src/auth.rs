@@ -177,7 +177,8 @@ impl FromRequestParts<AppState> for AuthUser {
     }
 }
 
-/// Who failed to log in: the username (lowercased) and the client's address when known.
+/// Who failed to log in: the username, exactly (usernames are case-sensitive, so `Bob`'s
+/// failures do not lock out `bob`), and the client's address when known.
 type LoginKey = (String, Option<IpAddr>);
 
 /// Failed logins per (username, client address): after `max_failures` within `window`, login
@@ -209,7 +210,7 @@ impl LoginLimiter {
     }
 
     fn key(username: &str, ip: Option<IpAddr>) -> LoginKey {
-        (username.to_lowercase(), ip)
+        (username.to_owned(), ip)
     }
 
     /// Refuses with 429 while the key has too many recent failures.
@@ -427,15 +428,16 @@ mod tests {
         let t0 = Instant::now();
         for _ in 0..5 {
             limiter.check("bob", ip, t0).unwrap();
-            limiter.record_failure("Bob", ip, t0);
+            limiter.record_failure("bob", ip, t0);
         }
         assert!(matches!(
             limiter.check("bob", ip, t0),
             Err(ApiError::TooManyRequests { .. })
         ));
-        // Another address, or another user, is not blocked.
+        // Another address, or another user (`Bob` is not `bob`), is not blocked.
         limiter.check("bob", Some(IpAddr::from([10, 0, 0, 1])), t0).unwrap();
         limiter.check("carol", ip, t0).unwrap();
+        limiter.check("Bob", ip, t0).unwrap();
         limiter.check("bob", ip, t0 + Duration::from_secs(301)).unwrap();
     }
 }

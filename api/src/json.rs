@@ -182,6 +182,16 @@ fn number_text(v: &Value) -> Option<&str> {
 
 /// Judges the fields of one JSON object, collecting one sentence per problem. Getters return
 /// a placeholder when the field is bad; call [`Fields::finish`] before using the values.
+/// The longest text a field may hold. Names, addresses, narrations and the like are short;
+/// without a bound, one request could store 64 KiB in a name, echoed into every answer and
+/// every leg that carries it.
+pub const TEXT_MAX_CHARS: usize = 4096;
+
+/// True when `s` has more than [`TEXT_MAX_CHARS`] characters (counted only past that many bytes).
+pub fn too_long(s: &str) -> bool {
+    s.len() > TEXT_MAX_CHARS && s.chars().count() > TEXT_MAX_CHARS
+}
+
 #[derive(Debug)]
 pub struct Fields<'a> {
     map: &'a Map<String, Value>,
@@ -235,6 +245,11 @@ impl<'a> Fields<'a> {
         self.problems.extend(other.problems);
     }
 
+    fn too_long_problem(&mut self, field: &str) {
+        let name = self.name(field);
+        self.problem(format!("{name} must be at most {TEXT_MAX_CHARS} characters long"));
+    }
+
     pub fn is_ok(&self) -> bool {
         self.problems.is_empty()
     }
@@ -261,6 +276,10 @@ impl<'a> Fields<'a> {
                 self.problem(format!("{name} should not be empty"));
                 String::new()
             }
+            Some(Value::String(s)) if too_long(s) => {
+                self.too_long_problem(field);
+                String::new()
+            }
             Some(Value::String(s)) => s.clone(),
             Some(_) => {
                 let name = self.name(field);
@@ -274,7 +293,9 @@ impl<'a> Fields<'a> {
     /// ids, which clients sometimes send unquoted).
     pub fn required_text(&mut self, field: &str) -> String {
         match self.get(field) {
-            Some(Value::Number(n)) if n.as_str().bytes().all(|b| b.is_ascii_digit()) => n.as_str().to_owned(),
+            Some(Value::Number(n)) if n.as_str().bytes().all(|b| b.is_ascii_digit()) && !too_long(n.as_str()) => {
+                n.as_str().to_owned()
+            }
             _ => self.required_str(field),
         }
     }
@@ -282,6 +303,10 @@ impl<'a> Fields<'a> {
     pub fn optional_str(&mut self, field: &str) -> Option<String> {
         match self.get(field) {
             None => None,
+            Some(Value::String(s)) if too_long(s) => {
+                self.too_long_problem(field);
+                None
+            }
             Some(Value::String(s)) => Some(s.clone()),
             Some(_) => {
                 let name = self.name(field);

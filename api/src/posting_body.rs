@@ -7,7 +7,7 @@
 //! body through [`crate::json::Fields`] instead, which words every problem. The tests hold the
 //! two readings equal.
 
-use crate::json::{DayBound, parse_date};
+use crate::json::{DayBound, parse_date, too_long};
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -170,15 +170,17 @@ fn posting_input(f: &PostingFields<'_>, command: &str) -> Option<PostingInput> {
     })
 }
 
-/// A JSON string's text: borrowed from the body unless it has escapes to decode.
+/// A JSON string's text: borrowed from the body unless it has escapes to decode. Past
+/// [`crate::json::TEXT_MAX_CHARS`] it is left to the fields, which word the problem.
 fn string(raw: Option<&RawValue>) -> Option<Cow<'_, str>> {
     let t = raw?.get().trim_ascii();
     let inner = t.strip_prefix('"')?.strip_suffix('"')?;
-    if inner.contains('\\') {
-        serde_json::from_str::<String>(t).ok().map(Cow::Owned)
+    let text = if inner.contains('\\') {
+        Cow::Owned(serde_json::from_str::<String>(t).ok()?)
     } else {
-        Some(Cow::Borrowed(inner))
-    }
+        Cow::Borrowed(inner)
+    };
+    (!too_long(&text)).then_some(text)
 }
 
 /// `Fields::required_str`: a non-empty string.
@@ -190,7 +192,7 @@ fn required_str(raw: Option<&RawValue>) -> Option<String> {
 fn text(raw: Option<&RawValue>) -> Option<String> {
     let t = raw?.get().trim_ascii();
     if t.bytes().next().is_some_and(|b| b.is_ascii_digit()) {
-        return t.bytes().all(|b| b.is_ascii_digit()).then(|| t.to_owned());
+        return (t.bytes().all(|b| b.is_ascii_digit()) && !too_long(t)).then(|| t.to_owned());
     }
     required_str(raw)
 }

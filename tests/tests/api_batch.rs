@@ -380,16 +380,24 @@ async fn a_batch_sent_again_is_answered_as_a_replay() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_posting_of_a_batch_is_held_to_a_single_requests_limits() {
     let f = fixture("Batch Limits Co").await;
-    // A posting carrying more text than one posting's own request may (64 KiB) is refused on
-    // its own; the rest of a non-atomic batch runs.
+    // A posting carrying more than one posting's own request may (64 KiB) is refused on its
+    // own; the rest of a non-atomic batch runs. A text field is held to 4096 characters.
     let mut big = f.posting("CREDIT", &f.a, json!(1));
-    big["transaction_narration"] = json!("n".repeat(70 * 1024));
-    let v = f.batch(Some(false), &[f.posting("CREDIT", &f.a, json!(2)), big]).await;
+    big["source_transaction_data"] = json!({"blob": "d".repeat(70 * 1024)});
+    let mut long = f.posting("CREDIT", &f.a, json!(1));
+    long["transaction_narration"] = json!("n".repeat(4097));
+    let v = f
+        .batch(Some(false), &[f.posting("CREDIT", &f.a, json!(2)), big, long])
+        .await;
     assert_eq!(v["results"][0]["transaction_type"], "CREDIT", "{}", v["results"][0]);
     assert_eq!(v["results"][1]["status"], 400);
     assert_eq!(
         v["results"][1]["message"],
         json!(["postings.1 must be at most 65536 bytes, as one posting's own request"])
+    );
+    assert_eq!(
+        v["results"][2]["message"],
+        json!(["postings.2.transaction_narration must be at most 4096 characters long"])
     );
     assert_eq!(f.admin.balance(&f.a).await, Decimal::new(102, 0));
     // The ledger's own validation sentences say which posting they are about.
