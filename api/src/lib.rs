@@ -42,9 +42,6 @@ use walletd_engine::Ledger;
 pub const BODY_LIMIT: usize = 64 * 1024;
 /// The batch route's body limit: 10,000 postings fit.
 pub const BATCH_BODY_LIMIT: usize = 8 * 1024 * 1024;
-
-/// The batch route, the one with the larger body limit.
-const BATCH_PATH: &str = "/api/v1/transactions/batch";
 /// A request that takes longer is answered 408 (the posting itself, if durable, stands and is
 /// found again by an idempotent retry).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -176,7 +173,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/api/v1/account-transfers", post(transactions::transfer))
         .route(
-            BATCH_PATH,
+            "/api/v1/transactions/batch",
             post(transactions::batch).layer(DefaultBodyLimit::max(BATCH_BODY_LIMIT)),
         )
         .route("/api/v1/account-statements/doc", get(statements::document))
@@ -217,9 +214,6 @@ async fn edge(State(state): State<AppState>, req: Request, next: Next) -> Respon
     if !state.is_ready() && path != "/health" && path != openapi::PUBLIC_PATH {
         return recovering().into_response();
     }
-    if declares_too_large_a_body(&req) {
-        return ApiError::PayloadTooLarge("Request body is too large".into()).into_response();
-    }
     let started = tracing::enabled!(tracing::Level::DEBUG).then(Instant::now);
     // For the log lines below (cheap: a method is inline, a URI reference-counted).
     let (method, uri) = (req.method().clone(), req.uri().clone());
@@ -239,27 +233,6 @@ async fn edge(State(state): State<AppState>, req: Request, next: Next) -> Respon
         tracing::warn!(%method, path = uri.path(), status = status.as_u16(), "request failed");
     }
     shape_bodiless_error(response)
-}
-
-/// A `/api/v1` request whose declared length is over its route's body limit. Routes that read
-/// a body refuse it themselves; this also refuses it on routes that read none (a reversal, a
-/// user's deletion), which would otherwise run the command and ignore the body. The facade's
-/// routes all read theirs, and answer in their own shape.
-fn declares_too_large_a_body(req: &Request) -> bool {
-    let path = req.uri().path();
-    if !path.starts_with("/api/v1/") {
-        return false;
-    }
-    let limit = if path == BATCH_PATH {
-        BATCH_BODY_LIMIT
-    } else {
-        BODY_LIMIT
-    };
-    req.headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-        .is_some_and(|n| n > limit as u64)
 }
 
 /// Error answers produced by layers rather than handlers (the timeout's 408, for one) come

@@ -326,14 +326,28 @@ async fn the_batch_routes_bounds() {
         )
         .await;
     r.expect_validation();
-    // Over 8 MiB: refused in the error shape.
+    // Over 8 MiB: refused in the error shape. The server answers once it has read 8 MiB and
+    // closes the connection with the rest unread, so the client may see the connection reset
+    // before the answer (hyper's way with an unread body): that is a refusal too. What must
+    // hold is that nothing was applied.
     let pad = "x".repeat(9 * 1024 * 1024);
-    let r = f
+    let body = json!({"postings": [one], "padding": pad}).to_string().into_bytes();
+    match f
         .admin
-        .post("/api/v1/transactions/batch", json!({"postings": [one], "padding": pad}))
-        .await;
-    assert!(r.status == 413 || r.status == 400, "{}", r.status);
-    r.expect_error(r.status);
+        .try_send(
+            Method::POST,
+            "/api/v1/transactions/batch",
+            Some(body),
+            Some("application/json"),
+        )
+        .await
+    {
+        Ok(r) => {
+            assert!(r.status == 413 || r.status == 400, "{}", r.status);
+            r.expect_error(r.status);
+        }
+        Err(e) => assert!(e.is_request() || e.is_body(), "{e}"),
+    }
     assert_eq!(f.balances().await, before);
 }
 

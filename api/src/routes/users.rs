@@ -5,7 +5,7 @@
 use super::{ListResponse, timestamp};
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ErrorBody};
-use crate::json::{Fields, JsonBody, Params, PathParam, page_request};
+use crate::json::{Fields, JsonBody, Params, PathParam, RawJson, page_request};
 use axum::Json;
 use axum::http::StatusCode;
 use serde::Serialize;
@@ -131,7 +131,13 @@ pub async fn list(auth: AuthUser, Params(params): Params) -> Result<Json<ListRes
         (status = 409, description = "Deleting oneself", body = ErrorBody),
     )
 )]
-pub async fn delete(auth: AuthUser, PathParam(username): PathParam<String>) -> Result<Json<UserDeleted>, ApiError> {
+pub async fn delete(
+    auth: AuthUser,
+    PathParam(username): PathParam<String>,
+    // Read, not used: a body over the limit is refused (413) as on every route, rather than
+    // the user deleted with it ignored.
+    _body: RawJson,
+) -> Result<Json<UserDeleted>, ApiError> {
     auth.require_admin()?;
     auth.ledger.delete_user(&auth.caller, &username).await?;
     Ok(Json(UserDeleted {
