@@ -180,8 +180,6 @@ fn number_text(v: &Value) -> Option<&str> {
     }
 }
 
-/// Judges the fields of one JSON object, collecting one sentence per problem. Getters return
-/// a placeholder when the field is bad; call [`Fields::finish`] before using the values.
 /// The longest text a field may hold. Names, addresses, narrations and the like are short;
 /// without a bound, one request could store 64 KiB in a name, echoed into every answer and
 /// every leg that carries it.
@@ -192,6 +190,8 @@ pub fn too_long(s: &str) -> bool {
     s.len() > TEXT_MAX_CHARS && s.chars().count() > TEXT_MAX_CHARS
 }
 
+/// Judges the fields of one JSON object, collecting one sentence per problem. Getters return
+/// a placeholder when the field is bad; call [`Fields::finish`] before using the values.
 #[derive(Debug)]
 pub struct Fields<'a> {
     map: &'a Map<String, Value>,
